@@ -267,7 +267,10 @@ mod tests {
         );
         assert_eq!(s.ctl_queue_group(), "wasmbus.ctl.default");
         assert_eq!(s.kv_bucket(), "LATTICEDATA_default");
-        assert_eq!(s.rpc_provider("VX", "default"), "wasmbus.rpc.default.VX.default");
+        assert_eq!(
+            s.rpc_provider("VX", "default"),
+            "wasmbus.rpc.default.VX.default"
+        );
     }
 
     #[test]
@@ -281,7 +284,10 @@ mod tests {
                 .iter()
                 .all(|(_, q)| q.as_deref() == Some("wasmbus.ctl.lat"))
         );
-        assert!(subs.contains(&("wasmbus.ctl.lat.get.*".into(), Some("wasmbus.ctl.lat".into()))));
+        assert!(subs.contains(&(
+            "wasmbus.ctl.lat.get.*".into(),
+            Some("wasmbus.ctl.lat".into())
+        )));
         assert!(subs.contains(&("wasmbus.ctl.lat.ping.hosts".into(), None)));
         assert!(subs.contains(&("wasmbus.ctl.lat.cmd.NB1.*".into(), None)));
     }
@@ -292,13 +298,22 @@ mod tests {
         let cases = [
             ("wasmbus.ctl.default.ping.hosts", CtlRoute::PingHosts),
             ("wasmbus.ctl.default.auction.actor", CtlRoute::AuctionActor),
-            ("wasmbus.ctl.default.auction.provider", CtlRoute::AuctionProvider),
-            ("wasmbus.ctl.default.registries.put", CtlRoute::RegistriesPut),
+            (
+                "wasmbus.ctl.default.auction.provider",
+                CtlRoute::AuctionProvider,
+            ),
+            (
+                "wasmbus.ctl.default.registries.put",
+                CtlRoute::RegistriesPut,
+            ),
             ("wasmbus.ctl.default.get.links", CtlRoute::GetLinks),
             ("wasmbus.ctl.default.get.claims", CtlRoute::GetClaims),
             ("wasmbus.ctl.default.linkdefs.put", CtlRoute::LinkdefsPut),
             ("wasmbus.ctl.default.linkdefs.del", CtlRoute::LinkdefsDel),
-            ("wasmbus.ctl.default.get.NB1.inv", CtlRoute::Inventory("NB1")),
+            (
+                "wasmbus.ctl.default.get.NB1.inv",
+                CtlRoute::Inventory("NB1"),
+            ),
             (
                 "wasmbus.ctl.default.cmd.NB1.upd",
                 CtlRoute::Command("NB1", CmdVerb::Update),

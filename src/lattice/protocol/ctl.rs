@@ -510,10 +510,9 @@ mod tests {
 
     #[test]
     fn old_hosts_ping_reply_decodes() {
-        let h: Host = serde_json::from_value(
-            json!({"id": "NB", "friendly_name": "x", "uptime_seconds": 4}),
-        )
-        .unwrap();
+        let h: Host =
+            serde_json::from_value(json!({"id": "NB", "friendly_name": "x", "uptime_seconds": 4}))
+                .unwrap();
         assert_eq!(h.uptime_seconds, 4);
         assert!(h.labels.is_empty());
     }

@@ -711,7 +711,10 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::from_suffix(k.as_str()), *k);
         }
-        assert_eq!(EventKind::from_suffix("component_scaled"), EventKind::Unknown);
+        assert_eq!(
+            EventKind::from_suffix("component_scaled"),
+            EventKind::Unknown
+        );
     }
 
     #[test]
@@ -733,7 +736,13 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error_value() {
-        for bad in [&b"not json"[..], b"{}", b"[1,2]", b"{\"specversion\":\"1.0\"}", b"\xff\xfe"] {
+        for bad in [
+            &b"not json"[..],
+            b"{}",
+            b"[1,2]",
+            b"{\"specversion\":\"1.0\"}",
+            b"\xff\xfe",
+        ] {
             assert!(
                 matches!(LatticeEvent::from_json(bad), Err(DecodeError::Envelope(_))),
                 "{bad:?}"
@@ -745,7 +754,10 @@ mod tests {
         );
         assert!(matches!(
             LatticeEvent::from_json(&wrong),
-            Err(DecodeError::Data { kind: EventKind::ActorStarted, .. })
+            Err(DecodeError::Data {
+                kind: EventKind::ActorStarted,
+                ..
+            })
         ));
     }
 
@@ -759,7 +771,10 @@ mod tests {
         let EventData::HostHeartbeat(hb) = new.data else {
             panic!("not a heartbeat")
         };
-        assert_eq!(hb.actors, HeartbeatActors::Counts([("MB1".into(), 2)].into()));
+        assert_eq!(
+            hb.actors,
+            HeartbeatActors::Counts([("MB1".into(), 2)].into())
+        );
         let old = LatticeEvent::from_json(&envelope(
             "com.wasmcloud.lattice.host_heartbeat",
             json!({"actors": [{"public_key": "MB1", "instance_id": "i1"}], "providers": [{"public_key": "VP", "link_name": "default", "instance_id": "p1"}]}),

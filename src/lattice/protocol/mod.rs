@@ -6,6 +6,8 @@
 
 pub mod ctl;
 pub mod events;
+pub mod snapshot;
 
 pub use ctl::*;
 pub use events::*;
+pub use snapshot::*;

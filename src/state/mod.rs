@@ -1,0 +1,11 @@
+//! The StateMonitor: the model of a lattice ([`model`]) and the pure reducer that folds events,
+//! resync answers and clock ticks into it ([`reduce`]).
+//!
+//! Pure: depends only on `lattice::protocol` wire types, serde and chrono data types. No I/O,
+//! no clock, no tokio, no logging; `now` is always passed in.
+
+pub mod model;
+pub mod reduce;
+
+pub use model::*;
+pub use reduce::*;

@@ -1,0 +1,514 @@
+//! The StateMonitor model: what the console knows about a lattice.
+//!
+//! Plain data with deterministic ordering (`BTreeMap`s), serialisable for `snapshot --json` and
+//! the snapshot tests. Pure: no I/O, no clock; every time in here was passed in by the caller.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::lattice::protocol::{ClaimsMap, EventKind, LinkDefinition, StringMap};
+
+/// A point in time, always passed in by the caller.
+pub type Timestamp = DateTime<Utc>;
+
+/// Knobs of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelConfig {
+    /// Expected heartbeat period of hosts (OTP: 30 s).
+    pub heartbeat_interval_secs: u64,
+    /// A host silent for more than this many heartbeat intervals is `stale`.
+    pub stale_after_intervals: u32,
+    /// A host silent for more than this many heartbeat intervals is `lost`.
+    pub lost_after_intervals: u32,
+    /// Entries kept in the event log.
+    pub event_log_capacity: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_secs: 30,
+            stale_after_intervals: 3,
+            // Ten missed heartbeats (5 minutes at 30 s): long enough to ride out a NATS
+            // reconnect, short enough that a crashed host does not look merely slow.
+            lost_after_intervals: 10,
+            // Enough to scroll back through several minutes of a busy lattice; each entry is
+            // a few hundred bytes.
+            event_log_capacity: 1000,
+        }
+    }
+}
+
+/// Liveness of a host, from the time since it was last heard of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStatus {
+    /// Heard of within `stale_after_intervals` heartbeats.
+    Live,
+    /// Silent for more than `stale_after_intervals` heartbeats.
+    Stale,
+    /// Silent for more than `lost_after_intervals` heartbeats; kept until a resync or a
+    /// `host_stopped` removes it, so a crashed host stays visible as a ghost.
+    Lost,
+}
+
+impl HostStatus {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Live => "live",
+            HostStatus::Stale => "stale",
+            HostStatus::Lost => "lost",
+        }
+    }
+}
+
+/// A failure reported for an actor or provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Which event reported it.
+    pub kind: EventKind,
+    /// The reason given by the host.
+    pub reason: String,
+    /// When it was received.
+    pub at: Timestamp,
+}
+
+/// One running actor instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct InstanceState {
+    /// Claims revision of the module this instance runs.
+    pub revision: i64,
+    /// Annotations given at start.
+    pub annotations: StringMap,
+}
+
+/// Status of an actor on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorStatus {
+    /// Instances are running.
+    Running,
+    /// The last start failed and nothing runs.
+    StartFailed,
+    /// Instances are running but the last live update failed.
+    UpdateFailed,
+}
+
+impl ActorStatus {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorStatus::Running => "running",
+            ActorStatus::StartFailed => "start failed",
+            ActorStatus::UpdateFailed => "update failed",
+        }
+    }
+}
+
+/// An actor on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActorState {
+    /// Public key (`M…`); for a failed start whose key is unknown, the reference.
+    pub id: String,
+    /// Name from the claims.
+    pub name: Option<String>,
+    /// Reference it was started from.
+    pub image_ref: Option<String>,
+    /// Instances known by id.
+    pub instances: BTreeMap<String, InstanceState>,
+    /// Instances counted by a 0.60+ heartbeat whose ids are not known.
+    pub unidentified: u64,
+    /// Latest claims revision seen.
+    pub revision: i64,
+    /// Status.
+    pub status: ActorStatus,
+    /// Most recent failure.
+    pub last_failure: Option<Failure>,
+    /// When the last successful live update arrived.
+    pub last_update: Option<Timestamp>,
+    /// Instance ids known to have stopped, so late or repeated starts cannot resurrect them.
+    #[serde(skip)]
+    pub(crate) stopped: Tombstones,
+}
+
+impl ActorState {
+    pub(crate) fn new(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            name: None,
+            image_ref: None,
+            instances: BTreeMap::new(),
+            unidentified: 0,
+            revision: 0,
+            status: ActorStatus::Running,
+            last_failure: None,
+            last_update: None,
+            stopped: Tombstones::default(),
+        }
+    }
+
+    /// Number of running instances.
+    pub fn count(&self) -> u64 {
+        self.instances.len() as u64 + self.unidentified
+    }
+
+    /// Display name: the claims name, else the id.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// Health of a provider, from `health_check_*` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderHealth {
+    /// Started or seen in a heartbeat; no health check result yet.
+    Awaiting,
+    /// Last transition was `health_check_passed`.
+    Healthy,
+    /// Last transition was `health_check_failed`.
+    Unhealthy,
+    /// The last start failed; nothing runs.
+    Failed,
+}
+
+impl ProviderHealth {
+    /// Display name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderHealth::Awaiting => "awaiting",
+            ProviderHealth::Healthy => "healthy",
+            ProviderHealth::Unhealthy => "unhealthy",
+            ProviderHealth::Failed => "failed",
+        }
+    }
+}
+
+/// A provider on one host, keyed by `{public_key}/{link_name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderState {
+    /// Public key (`V…`); for a failed start, the reference.
+    pub public_key: String,
+    /// Link name.
+    pub link_name: String,
+    /// Contract id.
+    pub contract_id: String,
+    /// Name from the claims.
+    pub name: Option<String>,
+    /// Reference it was started from.
+    pub image_ref: Option<String>,
+    /// Instance id.
+    pub instance_id: Option<String>,
+    /// Annotations.
+    pub annotations: StringMap,
+    /// Health.
+    pub health: ProviderHealth,
+    /// When the health last changed or was confirmed.
+    pub health_at: Option<Timestamp>,
+    /// Most recent failure.
+    pub last_failure: Option<Failure>,
+}
+
+impl ProviderState {
+    pub(crate) fn new(public_key: &str, link_name: &str) -> Self {
+        Self {
+            public_key: public_key.to_string(),
+            link_name: link_name.to_string(),
+            contract_id: String::new(),
+            name: None,
+            image_ref: None,
+            instance_id: None,
+            annotations: StringMap::new(),
+            health: ProviderHealth::Awaiting,
+            health_at: None,
+            last_failure: None,
+        }
+    }
+
+    /// Display name: the claims name, else the key.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.public_key)
+    }
+}
+
+/// Key of a provider in [`HostState::providers`].
+pub fn provider_key(public_key: &str, link_name: &str) -> String {
+    format!("{public_key}/{link_name}")
+}
+
+/// A host of the lattice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostState {
+    /// Public key (`N…`).
+    pub id: String,
+    /// Friendly name.
+    pub friendly_name: String,
+    /// Labels.
+    pub labels: StringMap,
+    /// Host software version.
+    pub version: Option<String>,
+    /// Uptime reported at `uptime_at`.
+    pub uptime_seconds: Option<u64>,
+    /// When `uptime_seconds` was reported.
+    pub uptime_at: Option<Timestamp>,
+    /// Cluster issuer (from `ping.hosts`).
+    pub issuer: Option<String>,
+    /// First time anything was heard from the host.
+    pub first_seen: Timestamp,
+    /// Last time anything was heard from the host.
+    pub last_seen: Timestamp,
+    /// Last time a heartbeat was received.
+    pub last_heartbeat: Option<Timestamp>,
+    /// Liveness.
+    pub status: HostStatus,
+    /// Actors by id.
+    pub actors: BTreeMap<String, ActorState>,
+    /// Providers by [`provider_key`].
+    pub providers: BTreeMap<String, ProviderState>,
+    /// Host-clock time of the newest heartbeat applied: instance events older than this are
+    /// already reflected in the inventory.
+    #[serde(skip)]
+    pub(crate) inventory_time: Option<Timestamp>,
+    /// Provider instance ids known to have stopped.
+    #[serde(skip)]
+    pub(crate) stopped_providers: Tombstones,
+}
+
+impl HostState {
+    pub(crate) fn new(id: &str, now: Timestamp) -> Self {
+        Self {
+            id: id.to_string(),
+            friendly_name: String::new(),
+            labels: StringMap::new(),
+            version: None,
+            uptime_seconds: None,
+            uptime_at: None,
+            issuer: None,
+            first_seen: now,
+            last_seen: now,
+            last_heartbeat: None,
+            status: HostStatus::Live,
+            actors: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            inventory_time: None,
+            stopped_providers: Tombstones::default(),
+        }
+    }
+
+    /// Uptime at `now`, extrapolated from the last report.
+    pub fn uptime_at(&self, now: Timestamp) -> Option<u64> {
+        let reported = self.uptime_seconds?;
+        let since = self
+            .uptime_at
+            .map(|t| (now - t).num_seconds().max(0) as u64)
+            .unwrap_or(0);
+        Some(reported + since)
+    }
+
+    /// Total running actor instances.
+    pub fn actor_instances(&self) -> u64 {
+        self.actors.values().map(ActorState::count).sum()
+    }
+
+    /// Display name: the friendly name, else the id.
+    pub fn display_name(&self) -> &str {
+        if self.friendly_name.is_empty() {
+            &self.id
+        } else {
+            &self.friendly_name
+        }
+    }
+}
+
+/// How serious a log entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Normal lattice activity.
+    Info,
+    /// Something degraded (health failed, host lost, unknown event).
+    Warn,
+    /// A failure (start/update failed, malformed event).
+    Error,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    /// Sequence number in the log (monotonic).
+    pub seq: u64,
+    /// CloudEvent id (empty for malformed messages).
+    pub id: String,
+    /// When it was received.
+    pub received: Timestamp,
+    /// The CloudEvent `time`, if any.
+    pub time: Option<Timestamp>,
+    /// The CloudEvent `source` (host id or `n/a`).
+    pub source: String,
+    /// Event kind (`Unknown` for unknown and malformed events).
+    pub kind: EventKind,
+    /// The type string for unknown events, `malformed` for undecodable ones.
+    pub ty: Option<String>,
+    /// One-line description.
+    pub summary: String,
+    /// Severity.
+    pub level: LogLevel,
+}
+
+/// Bounded log of recent events, newest last. Remembers the ids it holds so a repeated event
+/// is recognised.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventLog {
+    /// Entries, oldest first.
+    pub entries: VecDeque<LogEntry>,
+    /// Entries ever appended (the next sequence number).
+    pub total: u64,
+    #[serde(skip)]
+    pub(crate) ids: HashSet<String>,
+    #[serde(skip)]
+    pub(crate) capacity: usize,
+}
+
+impl PartialEq for EventLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.total == other.total
+    }
+}
+
+impl Eq for EventLog {}
+
+/// Counters over everything the reducer saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Events that changed the model.
+    pub changed: u64,
+    /// Events that were valid but changed nothing (repeats of known facts, late events).
+    pub unchanged: u64,
+    /// Events of unknown type.
+    pub unknown: u64,
+    /// Messages that could not be decoded.
+    pub malformed: u64,
+}
+
+/// Transport and connection facts shown in the console header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    /// `in-process` or the NATS URL.
+    pub transport: String,
+    /// `connecting`, `connected`, `reconnecting`, `closed`.
+    pub state: String,
+    /// Events the subscriber had to drop (a resync follows every drop).
+    pub dropped: u64,
+    /// Completed resyncs.
+    pub resyncs: u64,
+    /// When the last resync completed.
+    pub last_resync: Option<Timestamp>,
+    /// Last query error (e.g. no responders), cleared by a clean resync.
+    pub last_error: Option<String>,
+}
+
+/// Instance ids that are known to be gone; bounded, oldest forgotten first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tombstones {
+    order: VecDeque<String>,
+    set: BTreeSet<String>,
+}
+
+/// Tombstones kept per actor / per host: far more than any realistic churn between two
+/// heartbeats, small enough to be irrelevant in memory.
+const TOMBSTONES: usize = 256;
+
+impl Tombstones {
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    pub(crate) fn insert(&mut self, id: &str) {
+        if id.is_empty() || !self.set.insert(id.to_string()) {
+            return;
+        }
+        self.order.push_back(id.to_string());
+        if self.order.len() > TOMBSTONES
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|x| x != id);
+        }
+    }
+}
+
+/// The whole lattice as the console sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lattice {
+    /// Lattice prefix.
+    pub lattice: String,
+    /// Knobs.
+    pub config: ModelConfig,
+    /// Hosts by id.
+    pub hosts: BTreeMap<String, HostState>,
+    /// Link definitions by id, deduplicated lattice-wide.
+    pub links: BTreeMap<String, LinkDefinition>,
+    /// Claims by public key, values all strings (the `get.claims` shape).
+    pub claims: BTreeMap<String, ClaimsMap>,
+    /// OCI reference → public key.
+    pub refmaps: BTreeMap<String, String>,
+    /// Recent events.
+    pub events: EventLog,
+    /// Counters.
+    pub stats: Stats,
+    /// Transport and connection.
+    pub connection: ConnectionInfo,
+    /// Hosts that said `host_stopped`, with the host-clock time of that event, so late events
+    /// do not bring them back as ghosts.
+    #[serde(skip)]
+    pub(crate) stopped_hosts: BTreeMap<String, Option<Timestamp>>,
+}
+
+impl Lattice {
+    /// An empty model of `lattice`.
+    pub fn new(lattice: &str, config: ModelConfig) -> Self {
+        let capacity = config.event_log_capacity;
+        Self {
+            lattice: lattice.to_string(),
+            config,
+            hosts: BTreeMap::new(),
+            links: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            refmaps: BTreeMap::new(),
+            events: EventLog {
+                capacity,
+                ..EventLog::default()
+            },
+            stats: Stats::default(),
+            connection: ConnectionInfo::default(),
+            stopped_hosts: BTreeMap::new(),
+        }
+    }
+
+    /// Name of an actor from the claims, if known.
+    pub fn actor_name(&self, public_key: &str) -> Option<&str> {
+        self.claims
+            .get(public_key)
+            .and_then(|c| c.get("name"))
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
+    }
+
+    /// Total actor instances across hosts.
+    pub fn actor_instances(&self) -> u64 {
+        self.hosts.values().map(HostState::actor_instances).sum()
+    }
+
+    /// Total providers across hosts.
+    pub fn provider_count(&self) -> usize {
+        self.hosts.values().map(|h| h.providers.len()).sum()
+    }
+}

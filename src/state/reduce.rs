@@ -1,0 +1,1071 @@
+//! The reducer: folds lattice events, resync answers and clock ticks into a [`Lattice`].
+//!
+//! Pure and deterministic: no I/O, no clock, no logging. `now` is always an argument.
+//!
+//! Rules (PROTOCOL.md §3):
+//! - A heartbeat *replaces* the host's inventory. Instance events whose host-clock time is not
+//!   newer than the last applied heartbeat are already reflected in it: they may name an
+//!   instance the heartbeat only counted, but never change a count.
+//! - Instance and provider ids that stopped are remembered (bounded), so late or repeated
+//!   starts cannot resurrect them; a `host_stopped` host ignores its own older events.
+//! - Link definitions are deduplicated lattice-wide by id (several hosts publish the same
+//!   `linkdef_set`).
+//! - An event whose id is still in the event log is a repeat and changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::lattice::protocol::{
+    ActorEventClaims, ActorInstance, ClaimsMap, DecodeError, EventData, EventKind, HeartbeatActors,
+    HostHeartbeat, HostInventory, LatticeEvent, LatticeSnapshot, ProviderDescription,
+    ProviderEventClaims,
+};
+
+use super::model::{
+    ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LogEntry,
+    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, provider_key,
+};
+
+/// What applying one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The lattice state changed.
+    Changed,
+    /// A valid event that changed nothing but the log (a known fact, a late event).
+    Unchanged,
+    /// The event id was applied before; nothing changed at all.
+    Duplicate,
+    /// An unknown event type; only logged.
+    Ignored,
+}
+
+/// Applies one decoded event received at `now`.
+pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
+    if !ev.id.is_empty() && m.events.ids.contains(&ev.id) {
+        return Applied::Duplicate;
+    }
+    let applied = match &ev.data {
+        EventData::Unknown { .. } => Applied::Ignored,
+        EventData::LinkdefSet(link) => {
+            let link = link.clone().with_id();
+            if m.links.get(&link.id) == Some(&link) {
+                Applied::Unchanged
+            } else {
+                m.links.insert(link.id.clone(), link);
+                Applied::Changed
+            }
+        }
+        EventData::LinkdefDeleted(link) => {
+            let id = if link.id.is_empty() {
+                link.computed_id()
+            } else {
+                link.id.clone()
+            };
+            changed(m.links.remove(&id).is_some())
+        }
+        EventData::RefmapSet(r) => changed(
+            m.refmaps.insert(r.oci_url.clone(), r.public_key.clone()) != Some(r.public_key.clone()),
+        ),
+        EventData::HostStopped(_) => host_stopped(m, &ev.source, ev.time),
+        _ => apply_host_event(m, ev, now),
+    };
+    match applied {
+        Applied::Changed => m.stats.changed += 1,
+        Applied::Unchanged => m.stats.unchanged += 1,
+        Applied::Ignored => m.stats.unknown += 1,
+        Applied::Duplicate => {}
+    }
+    let (summary, level) = summarize(m, ev);
+    let ty = match &ev.data {
+        EventData::Unknown { ty } => Some(ty.clone()),
+        _ => None,
+    };
+    push_log(
+        m,
+        Some(&ev.id),
+        now,
+        ev.time,
+        &ev.source,
+        ev.kind(),
+        ty,
+        summary,
+        level,
+    );
+    applied
+}
+
+/// Records a message that could not be decoded, so the console can show it.
+pub fn record_malformed(m: &mut Lattice, err: &DecodeError, now: Timestamp) {
+    m.stats.malformed += 1;
+    let (source, kind) = match err {
+        DecodeError::Envelope(_) => (String::new(), EventKind::Unknown),
+        DecodeError::Data {
+            kind, source_id, ..
+        } => (source_id.clone(), *kind),
+    };
+    push_log(
+        m,
+        None,
+        now,
+        None,
+        &source,
+        kind,
+        Some("malformed".to_string()),
+        err.to_string(),
+        LogLevel::Error,
+    );
+}
+
+/// Recomputes host liveness at `now`. Returns whether any host changed status.
+pub fn tick(m: &mut Lattice, now: Timestamp) -> bool {
+    let cfg = m.config.clone();
+    let mut any = false;
+    for h in m.hosts.values_mut() {
+        let s = status_at(&cfg, h.last_seen, now);
+        if s != h.status {
+            h.status = s;
+            any = true;
+        }
+    }
+    any
+}
+
+/// Liveness of a host last heard of at `last_seen`.
+pub fn status_at(cfg: &ModelConfig, last_seen: Timestamp, now: Timestamp) -> HostStatus {
+    let silent = (now - last_seen).num_milliseconds().max(0) as u64;
+    let interval = cfg.heartbeat_interval_secs.saturating_mul(1000);
+    if silent > interval.saturating_mul(cfg.lost_after_intervals.into()) {
+        HostStatus::Lost
+    } else if silent > interval.saturating_mul(cfg.stale_after_intervals.into()) {
+        HostStatus::Stale
+    } else {
+        HostStatus::Live
+    }
+}
+
+/// Folds the answers of a resync into the model: the hosts that answered `ping.hosts` are the
+/// truth (others are dropped), inventories replace the hosts' actors and providers (keeping
+/// health and failures the inventory does not carry), and links and claims are replaced when
+/// their query was answered.
+pub fn apply_resync(m: &mut Lattice, snap: &LatticeSnapshot, now: Timestamp) {
+    let mut hosts = BTreeMap::new();
+    for h in &snap.hosts {
+        if h.id.is_empty() {
+            continue;
+        }
+        let mut hs = m
+            .hosts
+            .remove(&h.id)
+            .unwrap_or_else(|| HostState::new(&h.id, now));
+        m.stopped_hosts.remove(&h.id);
+        hs.friendly_name.clone_from(&h.friendly_name);
+        hs.labels.clone_from(&h.labels);
+        if h.version.is_some() {
+            hs.version.clone_from(&h.version);
+        }
+        hs.uptime_seconds = Some(h.uptime_seconds);
+        hs.uptime_at = Some(now);
+        if h.issuer.is_some() {
+            hs.issuer.clone_from(&h.issuer);
+        }
+        hs.last_seen = now;
+        hs.status = HostStatus::Live;
+        if let Some(inv) = snap.inventories.iter().find(|i| i.host_id == h.id) {
+            replace_inventory(&mut hs, inv);
+        }
+        hosts.insert(h.id.clone(), hs);
+    }
+    m.hosts = hosts;
+    if let Some(links) = &snap.links {
+        m.links = links
+            .iter()
+            .map(|l| {
+                let l = l.clone().with_id();
+                (l.id.clone(), l)
+            })
+            .collect();
+    }
+    if let Some(claims) = &snap.claims {
+        m.claims = claims
+            .iter()
+            .filter_map(|c| Some((c.get("sub")?.clone(), c.clone())))
+            .collect();
+    }
+    m.connection.resyncs += 1;
+    m.connection.last_resync = Some(now);
+    m.connection.last_error = if snap.errors.is_empty() {
+        None
+    } else {
+        Some(snap.errors.join("; "))
+    };
+}
+
+fn replace_inventory(hs: &mut HostState, inv: &HostInventory) {
+    if !inv.friendly_name.is_empty() {
+        hs.friendly_name.clone_from(&inv.friendly_name);
+    }
+    if !inv.labels.is_empty() {
+        hs.labels.clone_from(&inv.labels);
+    }
+    let mut actors = BTreeMap::new();
+    for a in &inv.actors {
+        let mut st = hs
+            .actors
+            .remove(&a.id)
+            .unwrap_or_else(|| ActorState::new(&a.id));
+        if a.name.is_some() {
+            st.name.clone_from(&a.name);
+        }
+        if a.image_ref.is_some() {
+            st.image_ref.clone_from(&a.image_ref);
+        }
+        st.instances = a.instances.iter().map(instance_entry).collect();
+        st.unidentified = 0;
+        if let Some(rev) = a.instances.iter().map(|i| i.revision).max() {
+            st.revision = rev;
+        }
+        if st.status == ActorStatus::StartFailed {
+            st.status = ActorStatus::Running;
+        }
+        actors.insert(a.id.clone(), st);
+    }
+    // Failed starts are not in an inventory; keep them visible.
+    for (id, a) in std::mem::take(&mut hs.actors) {
+        if a.status == ActorStatus::StartFailed && a.count() == 0 {
+            actors.entry(id).or_insert(a);
+        }
+    }
+    hs.actors = actors;
+    let mut providers = BTreeMap::new();
+    for p in &inv.providers {
+        let key = provider_key(&p.id, &p.link_name);
+        let mut st = hs
+            .providers
+            .remove(&key)
+            .unwrap_or_else(|| ProviderState::new(&p.id, &p.link_name));
+        fill_provider(&mut st, p);
+        providers.insert(key, st);
+    }
+    keep_failed_providers(&mut hs.providers, &mut providers);
+    hs.providers = providers;
+}
+
+fn instance_entry(i: &ActorInstance) -> (String, InstanceState) {
+    (
+        i.instance_id.clone(),
+        InstanceState {
+            revision: i.revision,
+            annotations: i.annotations.clone().unwrap_or_default(),
+        },
+    )
+}
+
+fn fill_provider(st: &mut ProviderState, p: &ProviderDescription) {
+    if !p.contract_id.is_empty() {
+        st.contract_id.clone_from(&p.contract_id);
+    }
+    if p.name.is_some() {
+        st.name.clone_from(&p.name);
+    }
+    if p.image_ref.is_some() {
+        st.image_ref.clone_from(&p.image_ref);
+    }
+    if !p.instance_id.is_empty() {
+        st.instance_id = Some(p.instance_id.clone());
+    }
+    if let Some(a) = &p.annotations {
+        st.annotations.clone_from(a);
+    }
+    if st.health == ProviderHealth::Failed {
+        st.health = ProviderHealth::Awaiting;
+    }
+}
+
+fn keep_failed_providers(
+    old: &mut BTreeMap<String, ProviderState>,
+    new: &mut BTreeMap<String, ProviderState>,
+) {
+    for (k, p) in std::mem::take(old) {
+        if p.health == ProviderHealth::Failed {
+            new.entry(k).or_insert(p);
+        }
+    }
+}
+
+fn changed(yes: bool) -> Applied {
+    if yes {
+        Applied::Changed
+    } else {
+        Applied::Unchanged
+    }
+}
+
+/// `t` is known to be no later than `reference` (both host-clock times).
+fn not_newer(t: Option<Timestamp>, reference: Option<Timestamp>) -> bool {
+    matches!((t, reference), (Some(t), Some(r)) if t <= r)
+}
+
+fn host_stopped(m: &mut Lattice, source: &str, time: Option<Timestamp>) -> Applied {
+    if let Some(Some(prev)) = m.stopped_hosts.get(source)
+        && time.is_some_and(|t| t <= *prev)
+    {
+        return Applied::Unchanged;
+    }
+    // Bounded: hosts come and go; remember the most recent stops only.
+    const STOPPED_HOSTS: usize = 1024;
+    if m.stopped_hosts.len() >= STOPPED_HOSTS
+        && let Some(oldest) = m
+            .stopped_hosts
+            .iter()
+            .min_by_key(|(_, t)| **t)
+            .map(|(k, _)| k.clone())
+    {
+        m.stopped_hosts.remove(&oldest);
+    }
+    m.stopped_hosts.insert(source.to_string(), time);
+    changed(m.hosts.remove(source).is_some())
+}
+
+/// The host an event is about, created on first sight; `None` for a host that said
+/// `host_stopped` after this event was emitted.
+fn touch_host<'a>(
+    m: &'a mut Lattice,
+    source: &str,
+    time: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<&'a mut HostState> {
+    if source.is_empty() || source == crate::lattice::protocol::NO_SOURCE {
+        return None;
+    }
+    if let Some(stopped_at) = m.stopped_hosts.get(source) {
+        if not_newer(time, *stopped_at) || (time.is_none() && stopped_at.is_some()) {
+            return None;
+        }
+        m.stopped_hosts.remove(source);
+    }
+    let host = m
+        .hosts
+        .entry(source.to_string())
+        .or_insert_with(|| HostState::new(source, now));
+    if now > host.last_seen {
+        host.last_seen = now;
+    }
+    host.status = HostStatus::Live;
+    Some(host)
+}
+
+fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
+    let mut claims_update: Option<ClaimsMap> = None;
+    let Some(host) = touch_host(m, &ev.source, ev.time, now) else {
+        return Applied::Unchanged;
+    };
+    let t = ev.time;
+    let result = match &ev.data {
+        EventData::HostStarted(d) => {
+            // A (re)started host process runs nothing yet.
+            host.actors.clear();
+            host.providers.clear();
+            host.labels.clone_from(&d.labels);
+            host.friendly_name.clone_from(&d.friendly_name);
+            if d.version.is_some() {
+                host.version.clone_from(&d.version);
+            }
+            host.uptime_seconds = Some(d.uptime_seconds.unwrap_or(0));
+            host.uptime_at = Some(now);
+            host.inventory_time = t;
+            Applied::Changed
+        }
+        EventData::HostHeartbeat(hb) => heartbeat(host, hb, t, now),
+        EventData::ActorStarted(d) => {
+            let a = host
+                .actors
+                .entry(d.public_key.clone())
+                .or_insert_with(|| ActorState::new(&d.public_key));
+            if d.image_ref.is_some() {
+                a.image_ref.clone_from(&d.image_ref);
+            }
+            if let Some(c) = &d.claims {
+                if c.name.is_some() {
+                    a.name.clone_from(&c.name);
+                }
+                if let Some(r) = c.revision {
+                    a.revision = r;
+                }
+                claims_update = Some(actor_claims(&d.public_key, c));
+            }
+            let inv_time = host.inventory_time;
+            let a = host
+                .actors
+                .get_mut(&d.public_key)
+                .map(|a| start_instance(a, &d.instance_id, &d.annotations, t, inv_time));
+            if let Some(image_ref) = &d.image_ref
+                && image_ref != &d.public_key
+            {
+                host.actors.remove(image_ref);
+            }
+            a.unwrap_or(Applied::Unchanged)
+        }
+        EventData::ActorsStarted(d) => {
+            let a = host
+                .actors
+                .entry(d.public_key.clone())
+                .or_insert_with(|| ActorState::new(&d.public_key));
+            if d.image_ref.is_some() {
+                a.image_ref.clone_from(&d.image_ref);
+            }
+            if let Some(c) = &d.claims {
+                if c.name.is_some() {
+                    a.name.clone_from(&c.name);
+                }
+                claims_update = Some(actor_claims(&d.public_key, c));
+            }
+            // Instance counts come from the per-instance `actor_started` events and heartbeats.
+            let empty = a.count() == 0 && a.status != ActorStatus::StartFailed;
+            if empty {
+                host.actors.remove(&d.public_key);
+            }
+            Applied::Unchanged
+        }
+        EventData::ActorStartFailed(d) => {
+            let key = host
+                .actors
+                .iter()
+                .find(|(_, a)| a.image_ref.as_deref() == Some(d.actor_ref.as_str()))
+                .map(|(k, _)| k.clone())
+                .unwrap_or_else(|| d.actor_ref.clone());
+            fail_actor(
+                host,
+                &key,
+                Some(&d.actor_ref),
+                EventKind::ActorStartFailed,
+                &d.error,
+                now,
+            )
+        }
+        EventData::ActorsStartFailed(d) => {
+            let key = if d.public_key.is_empty() {
+                d.image_ref.clone().unwrap_or_default()
+            } else {
+                d.public_key.clone()
+            };
+            fail_actor(
+                host,
+                &key,
+                d.image_ref.as_deref(),
+                EventKind::ActorsStartFailed,
+                &d.error,
+                now,
+            )
+        }
+        EventData::ActorStopped(d) => {
+            let inv_time = host.inventory_time;
+            let Some(a) = host.actors.get_mut(&d.public_key) else {
+                return Applied::Unchanged;
+            };
+            let r = stop_instance(a, &d.instance_id, t, inv_time);
+            if a.count() == 0 && a.last_failure.is_none() {
+                host.actors.remove(&d.public_key);
+            }
+            r
+        }
+        EventData::ActorsStopped(_) => Applied::Unchanged,
+        EventData::ActorUpdated(d) => match host.actors.get_mut(&d.public_key) {
+            None => Applied::Unchanged,
+            Some(a) => {
+                if let Some(i) = a.instances.get_mut(&d.instance_id) {
+                    i.revision = d.revision;
+                }
+                a.revision = a.revision.max(d.revision);
+                a.last_update = Some(now);
+                if a.status == ActorStatus::UpdateFailed {
+                    a.status = ActorStatus::Running;
+                }
+                Applied::Changed
+            }
+        },
+        EventData::ActorUpdateFailed(d) => match host.actors.get_mut(&d.public_key) {
+            None => Applied::Unchanged,
+            Some(a) => {
+                a.status = ActorStatus::UpdateFailed;
+                a.last_failure = Some(Failure {
+                    kind: EventKind::ActorUpdateFailed,
+                    reason: d.reason.clone(),
+                    at: now,
+                });
+                Applied::Changed
+            }
+        },
+        EventData::ProviderStarted(d) => {
+            if host.stopped_providers.contains(&d.instance_id) {
+                return Applied::Unchanged;
+            }
+            let key = provider_key(&d.public_key, &d.link_name);
+            let p = host
+                .providers
+                .entry(key)
+                .or_insert_with(|| ProviderState::new(&d.public_key, &d.link_name));
+            if !d.contract_id.is_empty() {
+                p.contract_id.clone_from(&d.contract_id);
+            }
+            if d.image_ref.is_some() {
+                p.image_ref.clone_from(&d.image_ref);
+            }
+            if !d.instance_id.is_empty() {
+                p.instance_id = Some(d.instance_id.clone());
+            }
+            p.annotations.clone_from(&d.annotations);
+            if let Some(c) = &d.claims {
+                if c.name.is_some() {
+                    p.name.clone_from(&c.name);
+                }
+                claims_update = Some(provider_claims(&d.public_key, &d.contract_id, c));
+            }
+            if p.health == ProviderHealth::Failed {
+                p.health = ProviderHealth::Awaiting;
+            }
+            if let Some(r) = &d.image_ref {
+                host.providers.remove(&provider_key(r, &d.link_name));
+            }
+            Applied::Changed
+        }
+        EventData::ProviderStartFailed(d) => {
+            let key = provider_key(&d.provider_ref, &d.link_name);
+            if host.providers.values().any(|p| {
+                p.image_ref.as_deref() == Some(&d.provider_ref)
+                    && p.link_name == d.link_name
+                    && p.health != ProviderHealth::Failed
+            }) {
+                // The same provider+link is already running: that is why it failed.
+                return Applied::Unchanged;
+            }
+            let p = host
+                .providers
+                .entry(key)
+                .or_insert_with(|| ProviderState::new(&d.provider_ref, &d.link_name));
+            p.image_ref = Some(d.provider_ref.clone());
+            p.health = ProviderHealth::Failed;
+            p.last_failure = Some(Failure {
+                kind: EventKind::ProviderStartFailed,
+                reason: d.error.clone(),
+                at: now,
+            });
+            Applied::Changed
+        }
+        EventData::ProviderStopped(d) => {
+            host.stopped_providers.insert(&d.instance_id);
+            let key = provider_key(&d.public_key, &d.link_name);
+            let same_instance = host.providers.get(&key).is_some_and(|p| {
+                d.instance_id.is_empty()
+                    || p.instance_id.as_deref().is_none_or(|i| i == d.instance_id)
+            });
+            changed(same_instance && host.providers.remove(&key).is_some())
+        }
+        EventData::HealthCheckPassed(d)
+        | EventData::HealthCheckFailed(d)
+        | EventData::HealthCheckStatus(d) => {
+            let key = provider_key(&d.public_key, &d.link_name);
+            let p = host
+                .providers
+                .entry(key)
+                .or_insert_with(|| ProviderState::new(&d.public_key, &d.link_name));
+            if p.contract_id.is_empty() {
+                p.contract_id.clone_from(&d.contract_id);
+            }
+            let health = match &ev.data {
+                EventData::HealthCheckPassed(_) => ProviderHealth::Healthy,
+                EventData::HealthCheckFailed(_) => ProviderHealth::Unhealthy,
+                // "No change": keep what is known.
+                _ => p.health,
+            };
+            p.health_at = Some(now);
+            let r = changed(p.health != health);
+            p.health = health;
+            r
+        }
+        EventData::HostStopped(_)
+        | EventData::LinkdefSet(_)
+        | EventData::LinkdefDeleted(_)
+        | EventData::RefmapSet(_)
+        | EventData::Unknown { .. } => Applied::Unchanged,
+    };
+    if let Some(c) = claims_update
+        && let Some(sub) = c.get("sub").cloned()
+        && m.claims.get(&sub) != Some(&c)
+    {
+        m.claims.insert(sub, c);
+    }
+    result
+}
+
+fn heartbeat(
+    host: &mut HostState,
+    hb: &HostHeartbeat,
+    t: Option<Timestamp>,
+    now: Timestamp,
+) -> Applied {
+    if not_newer(t, host.inventory_time) && t != host.inventory_time {
+        // An older heartbeat than the one applied: its inventory is out of date.
+        return Applied::Unchanged;
+    }
+    host.last_heartbeat = Some(now);
+    host.inventory_time = t;
+    host.labels.clone_from(&hb.labels);
+    if !hb.friendly_name.is_empty() {
+        host.friendly_name.clone_from(&hb.friendly_name);
+    }
+    if hb.version.is_some() {
+        host.version.clone_from(&hb.version);
+    }
+    if hb.uptime_seconds.is_some() {
+        host.uptime_seconds = hb.uptime_seconds;
+        host.uptime_at = Some(now);
+    }
+    match &hb.actors {
+        HeartbeatActors::Counts(counts) => {
+            host.actors.retain(|id, a| {
+                counts.contains_key(id) || (a.status == ActorStatus::StartFailed && a.count() == 0)
+            });
+            for (pk, &count) in counts {
+                let a = host
+                    .actors
+                    .entry(pk.clone())
+                    .or_insert_with(|| ActorState::new(pk));
+                let known = a.instances.len() as u64;
+                if known > count {
+                    // Some known instances stopped unseen; which ones is unknowable.
+                    let keep: Vec<String> =
+                        a.instances.keys().take(count as usize).cloned().collect();
+                    a.instances.retain(|k, _| keep.contains(k));
+                    a.unidentified = 0;
+                } else {
+                    a.unidentified = count - known;
+                }
+                if a.status == ActorStatus::StartFailed {
+                    a.status = ActorStatus::Running;
+                }
+            }
+            host.actors
+                .retain(|_, a| a.count() > 0 || a.status == ActorStatus::StartFailed);
+        }
+        HeartbeatActors::Instances(list) => {
+            let mut by_actor: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for i in list {
+                by_actor
+                    .entry(i.public_key.as_str())
+                    .or_default()
+                    .insert(i.instance_id.as_str());
+            }
+            host.actors.retain(|id, a| {
+                by_actor.contains_key(id.as_str())
+                    || (a.status == ActorStatus::StartFailed && a.count() == 0)
+            });
+            for (pk, ids) in by_actor {
+                let a = host
+                    .actors
+                    .entry(pk.to_string())
+                    .or_insert_with(|| ActorState::new(pk));
+                a.instances.retain(|k, _| ids.contains(k.as_str()));
+                let rev = a.revision;
+                for id in ids {
+                    a.stopped.remove(id);
+                    a.instances.entry(id.to_string()).or_insert(InstanceState {
+                        revision: rev,
+                        ..InstanceState::default()
+                    });
+                }
+                a.unidentified = 0;
+                if a.status == ActorStatus::StartFailed {
+                    a.status = ActorStatus::Running;
+                }
+            }
+        }
+    }
+    let mut providers = BTreeMap::new();
+    for p in &hb.providers {
+        let key = provider_key(&p.public_key, &p.link_name);
+        let mut st = host
+            .providers
+            .remove(&key)
+            .unwrap_or_else(|| ProviderState::new(&p.public_key, &p.link_name));
+        if !p.contract_id.is_empty() {
+            st.contract_id.clone_from(&p.contract_id);
+        }
+        if let Some(i) = &p.instance_id {
+            st.instance_id = Some(i.clone());
+        }
+        if st.health == ProviderHealth::Failed {
+            st.health = ProviderHealth::Awaiting;
+        }
+        providers.insert(key, st);
+    }
+    keep_failed_providers(&mut host.providers, &mut providers);
+    host.providers = providers;
+    Applied::Changed
+}
+
+fn start_instance(
+    a: &mut ActorState,
+    instance_id: &str,
+    annotations: &crate::lattice::protocol::StringMap,
+    t: Option<Timestamp>,
+    inventory_time: Option<Timestamp>,
+) -> Applied {
+    if a.status == ActorStatus::StartFailed {
+        a.status = ActorStatus::Running;
+        a.last_failure = None;
+    }
+    if instance_id.is_empty() || a.stopped.contains(instance_id) {
+        return Applied::Unchanged;
+    }
+    if let Some(i) = a.instances.get_mut(instance_id) {
+        let same = i.annotations == *annotations;
+        i.annotations.clone_from(annotations);
+        return changed(!same);
+    }
+    if not_newer(t, inventory_time) {
+        // The heartbeat already counted it; name one of the unidentified instances.
+        if a.unidentified == 0 {
+            return Applied::Unchanged;
+        }
+        a.unidentified -= 1;
+    }
+    a.instances.insert(
+        instance_id.to_string(),
+        InstanceState {
+            revision: a.revision,
+            annotations: annotations.clone(),
+        },
+    );
+    Applied::Changed
+}
+
+fn stop_instance(
+    a: &mut ActorState,
+    instance_id: &str,
+    t: Option<Timestamp>,
+    inventory_time: Option<Timestamp>,
+) -> Applied {
+    if a.stopped.contains(instance_id) {
+        return Applied::Unchanged;
+    }
+    a.stopped.insert(instance_id);
+    if a.instances.remove(instance_id).is_some() {
+        return Applied::Changed;
+    }
+    if !not_newer(t, inventory_time) && a.unidentified > 0 {
+        a.unidentified -= 1;
+        return Applied::Changed;
+    }
+    Applied::Unchanged
+}
+
+fn fail_actor(
+    host: &mut HostState,
+    key: &str,
+    image_ref: Option<&str>,
+    kind: EventKind,
+    reason: &str,
+    now: Timestamp,
+) -> Applied {
+    if key.is_empty() {
+        return Applied::Unchanged;
+    }
+    let a = host
+        .actors
+        .entry(key.to_string())
+        .or_insert_with(|| ActorState::new(key));
+    if a.image_ref.is_none() {
+        a.image_ref = image_ref.map(str::to_string);
+    }
+    if a.count() == 0 {
+        a.status = ActorStatus::StartFailed;
+    }
+    a.last_failure = Some(Failure {
+        kind,
+        reason: reason.to_string(),
+        at: now,
+    });
+    Applied::Changed
+}
+
+fn join(v: &Option<Vec<String>>) -> String {
+    v.as_deref().map(|v| v.join(",")).unwrap_or_default()
+}
+
+/// Claims of an actor event in the `get.claims` shape (all values strings).
+fn actor_claims(public_key: &str, c: &ActorEventClaims) -> ClaimsMap {
+    let mut m = ClaimsMap::new();
+    m.insert("sub".into(), public_key.to_string());
+    m.insert("iss".into(), c.issuer.clone().unwrap_or_default());
+    m.insert("name".into(), c.name.clone().unwrap_or_default());
+    m.insert(
+        "call_alias".into(),
+        c.call_alias.clone().unwrap_or_default(),
+    );
+    m.insert("caps".into(), join(&c.caps));
+    m.insert("rev".into(), c.revision.unwrap_or(0).to_string());
+    m.insert("tags".into(), join(&c.tags));
+    m.insert("version".into(), c.version.clone().unwrap_or_default());
+    m.insert("contract_id".into(), String::new());
+    m
+}
+
+/// Claims of a provider event in the `get.claims` shape.
+fn provider_claims(public_key: &str, contract_id: &str, c: &ProviderEventClaims) -> ClaimsMap {
+    let mut m = ClaimsMap::new();
+    m.insert("sub".into(), public_key.to_string());
+    m.insert("iss".into(), c.issuer.clone().unwrap_or_default());
+    m.insert("name".into(), c.name.clone().unwrap_or_default());
+    m.insert("call_alias".into(), String::new());
+    m.insert("caps".into(), String::new());
+    m.insert("rev".into(), "0".into());
+    m.insert("tags".into(), join(&c.tags));
+    m.insert("version".into(), c.version.clone().unwrap_or_default());
+    m.insert("contract_id".into(), contract_id.to_string());
+    m
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_log(
+    m: &mut Lattice,
+    id: Option<&str>,
+    now: Timestamp,
+    time: Option<Timestamp>,
+    source: &str,
+    kind: EventKind,
+    ty: Option<String>,
+    summary: String,
+    level: LogLevel,
+) {
+    let log = &mut m.events;
+    let capacity = log.capacity.max(1);
+    while log.entries.len() >= capacity {
+        if let Some(old) = log.entries.pop_front() {
+            log.ids.remove(&old.id);
+        }
+    }
+    if let Some(id) = id.filter(|i| !i.is_empty()) {
+        log.ids.insert(id.to_string());
+    }
+    log.entries.push_back(LogEntry {
+        seq: log.total,
+        received: now,
+        time,
+        source: source.to_string(),
+        kind,
+        ty,
+        summary,
+        level,
+        id: id.unwrap_or_default().to_string(),
+    });
+    log.total += 1;
+}
+
+/// Short form of a 56-character key for one-line summaries.
+pub fn short_key(k: &str) -> &str {
+    match k.char_indices().nth(10) {
+        Some((i, _)) if k.len() > 12 => &k[..i],
+        _ => k,
+    }
+}
+
+fn actor_label<'a>(m: &'a Lattice, pk: &'a str, claims_name: Option<&'a str>) -> &'a str {
+    claims_name
+        .or_else(|| m.actor_name(pk))
+        .unwrap_or_else(|| short_key(pk))
+}
+
+fn summarize(m: &Lattice, ev: &LatticeEvent) -> (String, LogLevel) {
+    use LogLevel::{Error, Info, Warn};
+    match &ev.data {
+        EventData::HostStarted(d) => (
+            format!(
+                "host {} started{}",
+                display_or(&d.friendly_name, &ev.source),
+                d.version
+                    .as_deref()
+                    .map(|v| format!(" (v{v})"))
+                    .unwrap_or_default()
+            ),
+            Info,
+        ),
+        EventData::HostStopped(_) => ("host stopped".into(), Warn),
+        EventData::HostHeartbeat(hb) => {
+            let (actors, instances) = match &hb.actors {
+                HeartbeatActors::Counts(c) => (c.len(), c.values().sum::<u64>() as usize),
+                HeartbeatActors::Instances(l) => (
+                    l.iter()
+                        .map(|i| &i.public_key)
+                        .collect::<BTreeSet<_>>()
+                        .len(),
+                    l.len(),
+                ),
+            };
+            (
+                format!(
+                    "heartbeat: {actors} actors ({instances} instances), {} providers",
+                    hb.providers.len()
+                ),
+                Info,
+            )
+        }
+        EventData::ActorStarted(d) => (
+            format!(
+                "actor {} started{}",
+                actor_label(
+                    m,
+                    &d.public_key,
+                    d.claims.as_ref().and_then(|c| c.name.as_deref())
+                ),
+                instance_suffix(&d.instance_id)
+            ),
+            Info,
+        ),
+        EventData::ActorsStarted(d) => (
+            format!(
+                "{} × actor {} started",
+                d.count,
+                actor_label(
+                    m,
+                    &d.public_key,
+                    d.claims.as_ref().and_then(|c| c.name.as_deref())
+                )
+            ),
+            Info,
+        ),
+        EventData::ActorStartFailed(d) => (
+            format!("actor {} failed to start: {}", d.actor_ref, d.error),
+            Error,
+        ),
+        EventData::ActorsStartFailed(d) => (
+            format!(
+                "actor {} failed to start: {}",
+                d.image_ref.as_deref().unwrap_or(&d.public_key),
+                d.error
+            ),
+            Error,
+        ),
+        EventData::ActorStopped(d) => (
+            format!(
+                "actor {} stopped{}",
+                actor_label(m, &d.public_key, None),
+                instance_suffix(&d.instance_id)
+            ),
+            Info,
+        ),
+        EventData::ActorsStopped(d) => (
+            format!(
+                "{} × actor {} stopped, {} remaining",
+                d.count,
+                actor_label(m, &d.public_key, None),
+                d.remaining
+            ),
+            Info,
+        ),
+        EventData::ActorUpdated(d) => (
+            format!(
+                "actor {} updated to revision {}",
+                actor_label(m, &d.public_key, None),
+                d.revision
+            ),
+            Info,
+        ),
+        EventData::ActorUpdateFailed(d) => (
+            format!(
+                "actor {} update to revision {} failed: {}",
+                actor_label(m, &d.public_key, None),
+                d.revision,
+                d.reason
+            ),
+            Error,
+        ),
+        EventData::ProviderStarted(d) => (
+            format!(
+                "provider {} ({}) started on link {}",
+                d.claims
+                    .as_ref()
+                    .and_then(|c| c.name.as_deref())
+                    .unwrap_or_else(|| short_key(&d.public_key)),
+                d.contract_id,
+                d.link_name
+            ),
+            Info,
+        ),
+        EventData::ProviderStartFailed(d) => (
+            format!(
+                "provider {} (link {}) failed to start: {}",
+                d.provider_ref, d.link_name, d.error
+            ),
+            Error,
+        ),
+        EventData::ProviderStopped(d) => (
+            format!(
+                "provider {} (link {}) stopped: {}",
+                short_key(&d.public_key),
+                d.link_name,
+                display_or(&d.reason, "normal")
+            ),
+            Info,
+        ),
+        EventData::HealthCheckPassed(d) => (
+            format!(
+                "provider {} (link {}) healthy",
+                short_key(&d.public_key),
+                d.link_name
+            ),
+            Info,
+        ),
+        EventData::HealthCheckFailed(d) => (
+            format!(
+                "provider {} (link {}) unhealthy",
+                short_key(&d.public_key),
+                d.link_name
+            ),
+            Warn,
+        ),
+        EventData::HealthCheckStatus(d) => (
+            format!(
+                "provider {} (link {}) health unchanged",
+                short_key(&d.public_key),
+                d.link_name
+            ),
+            Info,
+        ),
+        EventData::LinkdefSet(l) => (
+            format!(
+                "link set: {} → {} ({}, link {})",
+                actor_label(m, &l.actor_id, None),
+                short_key(&l.provider_id),
+                l.contract_id,
+                l.link_name
+            ),
+            Info,
+        ),
+        EventData::LinkdefDeleted(l) => (
+            format!(
+                "link deleted: {} → {} ({}, link {})",
+                actor_label(m, &l.actor_id, None),
+                short_key(&l.provider_id),
+                l.contract_id,
+                l.link_name
+            ),
+            Info,
+        ),
+        EventData::RefmapSet(r) => (
+            format!("ref {} → {}", r.oci_url, short_key(&r.public_key)),
+            Info,
+        ),
+        EventData::Unknown { ty } => (format!("unknown event type {ty}"), Warn),
+    }
+}
+
+fn instance_suffix(id: &str) -> String {
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!(" (instance {})", short_key(id))
+    }
+}
+
+fn display_or<'a>(s: &'a str, fallback: &'a str) -> &'a str {
+    if s.is_empty() { fallback } else { s }
+}
