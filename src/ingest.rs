@@ -1,0 +1,37 @@
+//! Folds what the monitor reports into the model: the one place that maps [`MonitorMsg`]s to
+//! reducer calls, shared by the console and the `snapshot` command.
+
+use crate::lattice::bus::BusStatus;
+use crate::lattice::monitor::MonitorMsg;
+use crate::state::{self, Lattice, Timestamp};
+
+/// Applies one monitor message received at `now`. Returns whether the model changed in a way
+/// the console should redraw.
+pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
+    match msg {
+        MonitorMsg::Subscribed => false,
+        MonitorMsg::Event(ev) => {
+            state::apply(model, &ev, now);
+            true
+        }
+        MonitorMsg::Malformed(err) => {
+            state::record_malformed(model, &err, now);
+            true
+        }
+        MonitorMsg::Resynced(snap) => {
+            state::apply_resync(model, &snap, now);
+            true
+        }
+        MonitorMsg::Status(status) => set_status(model, &status),
+    }
+}
+
+/// Copies the bus status into the header facts of the model.
+pub fn set_status(model: &mut Lattice, status: &BusStatus) -> bool {
+    let c = &mut model.connection;
+    let state = status.state.to_string();
+    let changed = c.state != state || c.dropped != status.dropped;
+    c.state = state;
+    c.dropped = status.dropped;
+    changed
+}

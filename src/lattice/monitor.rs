@@ -1,0 +1,269 @@
+//! The monitor task: follows `wasmbus.evt.{lattice}` and resyncs the lattice by query.
+//!
+//! Owns the event subscription and the query round of a resync (`ping.hosts` scatter-gather,
+//! `get.{host}.inv` per host, `get.links`, `get.claims`). It decodes, never interprets: decoded
+//! events, decode errors, resync answers and bus status go to the caller as [`MonitorMsg`]s,
+//! and the caller (the console's App or the `snapshot` command) folds them into its model.
+//! Must not touch the model, the UI or the host.
+//!
+//! When it resyncs: at start, after every reconnect, and after the bus reports dropped
+//! messages (at most once per [`MonitorConfig::resync_min_interval`]), so a console that
+//! started late, lost its connection or could not keep up still shows the truth.
+//!
+//! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
+//! when the caller is slow the event subscription's own bounded buffer fills, and what it
+//! drops is counted by the bus and answered with a resync.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{Bus, BusError, BusStatus, ConnectionState};
+use super::protocol::{
+    DecodeError, GetClaimsResponse, Host, HostInventory, LatticeEvent, LatticeSnapshot,
+    LinkDefinitionList,
+};
+use super::subjects::Subjects;
+
+/// What the monitor reports.
+#[derive(Debug)]
+pub enum MonitorMsg {
+    /// The event subscription is in place; events published from now on will be seen.
+    Subscribed,
+    /// A decoded lattice event.
+    Event(Box<LatticeEvent>),
+    /// A message on the event subject that could not be decoded.
+    Malformed(DecodeError),
+    /// A resync round finished.
+    Resynced(Box<LatticeSnapshot>),
+    /// The bus status changed (connection state, drops, reconnects).
+    Status(BusStatus),
+}
+
+/// Monitor settings.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// Subjects of the lattice to follow.
+    pub subjects: Subjects,
+    /// How long `ping.hosts` collects replies. Hosts reply within milliseconds on a LAN; one
+    /// second leaves room for a loaded host without making start-up feel slow.
+    pub ping_timeout: Duration,
+    /// Timeout of each request/reply query (control-interface clients use 2 s).
+    pub request_timeout: Duration,
+    /// Minimum spacing of drop-triggered resyncs, so a sustained flood does not turn into a
+    /// resync storm.
+    pub resync_min_interval: Duration,
+    /// Inventory queries in flight at once during a resync.
+    pub inventory_concurrency: usize,
+}
+
+impl MonitorConfig {
+    /// Defaults for `lattice`.
+    pub fn new(subjects: Subjects) -> Self {
+        Self {
+            subjects,
+            ping_timeout: Duration::from_millis(1000),
+            request_timeout: Duration::from_secs(2),
+            resync_min_interval: Duration::from_secs(1),
+            inventory_concurrency: 32,
+        }
+    }
+}
+
+/// Why the monitor stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The event subscription could not be made.
+    #[error("cannot subscribe to {subject}: {source}")]
+    Subscribe {
+        /// The event subject.
+        subject: String,
+        /// The bus error.
+        source: BusError,
+    },
+}
+
+/// Runs until `cancel` fires, the receiver of `tx` is dropped, or the bus closes the
+/// subscription.
+///
+/// # Errors
+/// [`MonitorError::Subscribe`] if the event subscription cannot be made.
+pub async fn run(
+    bus: Bus,
+    cfg: MonitorConfig,
+    tx: mpsc::Sender<MonitorMsg>,
+    cancel: CancellationToken,
+) -> Result<(), MonitorError> {
+    let subject = cfg.subjects.events();
+    let mut sub = bus
+        .subscribe(&subject)
+        .await
+        .map_err(|source| MonitorError::Subscribe {
+            subject: subject.clone(),
+            source,
+        })?;
+    if let Err(e) = bus.flush().await {
+        tracing::warn!(error = %e, "flush after subscribing failed");
+    }
+    let mut status_rx = bus.status();
+    let mut last_status = status_rx.borrow_and_update().clone();
+    if tx.send(MonitorMsg::Status(last_status.clone())).await.is_err()
+        || tx.send(MonitorMsg::Subscribed).await.is_err()
+    {
+        return Ok(());
+    }
+    // Resync at once when connected; otherwise the first `Connected` status triggers it.
+    let mut resync_due: Option<Instant> =
+        (last_status.state == ConnectionState::Connected).then(Instant::now);
+    let mut last_resync: Option<Instant> = None;
+    loop {
+        let due = resync_due;
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            changed = status_rx.changed() => {
+                if changed.is_err() {
+                    // The bus is gone; nothing more will arrive.
+                    return Ok(());
+                }
+                let status = status_rx.borrow_and_update().clone();
+                let reconnected = status.reconnects > last_status.reconnects
+                    || (status.state == ConnectionState::Connected
+                        && last_status.state != ConnectionState::Connected);
+                let dropped = status.dropped > last_status.dropped;
+                if reconnected {
+                    tracing::info!(state = %status.state, "lattice connection (re)established; resyncing");
+                    resync_due = Some(Instant::now());
+                } else if dropped && resync_due.is_none() {
+                    let earliest = last_resync
+                        .map(|t| t + cfg.resync_min_interval)
+                        .unwrap_or_else(Instant::now);
+                    tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resync scheduled");
+                    resync_due = Some(earliest.max(Instant::now()));
+                }
+                last_status = status.clone();
+                if tx.send(MonitorMsg::Status(status)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = sleep_until_opt(due) => {
+                resync_due = None;
+                last_resync = Some(Instant::now());
+                let snap = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    snap = resync(&bus, &cfg) => snap,
+                };
+                if tx.send(MonitorMsg::Resynced(Box::new(snap))).await.is_err() {
+                    return Ok(());
+                }
+            }
+            msg = sub.next() => {
+                let Some(msg) = msg else {
+                    tracing::warn!(subject, "event subscription ended");
+                    return Ok(());
+                };
+                let out = match LatticeEvent::from_json(&msg.payload) {
+                    Ok(ev) => MonitorMsg::Event(Box::new(ev)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable message on the event subject");
+                        MonitorMsg::Malformed(e)
+                    }
+                };
+                if tx.send(out).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// One full query round. Failures of single queries are recorded in
+/// [`LatticeSnapshot::errors`]; a query nobody answered leaves its field `None` so the caller
+/// keeps what it knows.
+pub async fn resync(bus: &Bus, cfg: &MonitorConfig) -> LatticeSnapshot {
+    let s = &cfg.subjects;
+    let mut snap = LatticeSnapshot::default();
+    match bus
+        .scatter_gather(&s.ping_hosts(), Bytes::new(), cfg.ping_timeout)
+        .await
+    {
+        Ok(replies) => {
+            for r in replies {
+                match serde_json::from_slice::<Host>(&r.payload) {
+                    Ok(h) => snap.hosts.push(h),
+                    Err(e) => snap.errors.push(format!("bad ping.hosts reply: {e}")),
+                }
+            }
+        }
+        Err(e) => snap.errors.push(format!("ping.hosts: {e}")),
+    }
+    snap.hosts.sort_by(|a, b| a.id.cmp(&b.id));
+    snap.hosts.dedup_by(|a, b| a.id == b.id);
+
+    let inventories: Vec<Result<HostInventory, String>> =
+        futures::stream::iter(snap.hosts.iter().map(|h| h.id.clone()))
+            .map(|id| async move {
+                let subject = s.host_inventory(&id);
+                let reply = bus
+                    .request(&subject, Bytes::new(), cfg.request_timeout)
+                    .await
+                    .map_err(|e| format!("inventory of {id}: {e}"))?;
+                serde_json::from_slice::<HostInventory>(&reply.payload)
+                    .map_err(|e| format!("inventory of {id}: bad reply: {e}"))
+            })
+            .buffer_unordered(cfg.inventory_concurrency.max(1))
+            .collect()
+            .await;
+    for inv in inventories {
+        match inv {
+            Ok(inv) => snap.inventories.push(inv),
+            Err(e) => snap.errors.push(e),
+        }
+    }
+    snap.inventories.sort_by(|a, b| a.host_id.cmp(&b.host_id));
+
+    let no_hosts = snap.hosts.is_empty();
+    snap.links = query(bus, &s.get_links(), cfg, no_hosts, &mut snap.errors)
+        .await
+        .map(|l: LinkDefinitionList| l.links);
+    snap.claims = query(bus, &s.get_claims(), cfg, no_hosts, &mut snap.errors)
+        .await
+        .map(|c: GetClaimsResponse| c.claims);
+    snap
+}
+
+/// A lattice-wide query. With no hosts at all, "no responders" is the honest empty answer.
+async fn query<T: serde::de::DeserializeOwned + Default>(
+    bus: &Bus,
+    subject: &str,
+    cfg: &MonitorConfig,
+    no_hosts: bool,
+    errors: &mut Vec<String>,
+) -> Option<T> {
+    match bus.request(subject, Bytes::new(), cfg.request_timeout).await {
+        Ok(reply) => match serde_json::from_slice::<T>(&reply.payload) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(format!("{subject}: bad reply: {e}"));
+                None
+            }
+        },
+        Err(BusError::NoResponders { .. }) if no_hosts => Some(T::default()),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    }
+}
