@@ -1,0 +1,3 @@
+//! Lattice protocol and transport.
+
+pub mod bus;
