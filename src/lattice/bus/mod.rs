@@ -18,6 +18,7 @@
 //! - wildcards are only allowed in subscriptions, never in publish or reply subjects.
 
 pub mod local;
+pub mod nats;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -234,6 +235,8 @@ pub enum BusError {
 pub enum Bus {
     /// In-process bus.
     Local(local::LocalBus),
+    /// NATS connection.
+    Nats(nats::NatsBus),
 }
 
 impl Bus {
@@ -249,11 +252,24 @@ impl Bus {
         Bus::Local(local::LocalBus::new(cap))
     }
 
+    /// Connects to NATS.
+    ///
+    /// # Errors
+    /// [`BusError::Connect`] if the options are unusable (unreadable creds file, JWT without
+    /// seed, bad seed) or, unless [`BusOptions::retry_initial_connect`] is set, if the server
+    /// cannot be reached within [`BusOptions::connect_timeout`].
+    pub async fn connect(opts: BusOptions) -> Result<Bus, BusError> {
+        nats::NatsBus::connect(opts).await.map(Bus::Nats)
+    }
+
     /// Which backend this bus uses.
     #[must_use]
     pub fn transport(&self) -> Transport {
         match self {
             Bus::Local(_) => Transport::InProcess,
+            Bus::Nats(n) => Transport::Nats {
+                url: n.url().to_owned(),
+            },
         }
     }
 
@@ -267,6 +283,7 @@ impl Bus {
         validate_publish_subject(subject)?;
         match self {
             Bus::Local(l) => l.publish(subject, None, payload),
+            Bus::Nats(n) => n.publish(subject, payload).await,
         }
     }
 
@@ -284,6 +301,7 @@ impl Bus {
         validate_publish_subject(reply)?;
         match self {
             Bus::Local(l) => l.publish(subject, Some(reply), payload),
+            Bus::Nats(n) => n.publish_with_reply(subject, reply, payload).await,
         }
     }
 
@@ -297,6 +315,7 @@ impl Bus {
         validate_subscribe_subject(subject)?;
         match self {
             Bus::Local(l) => Ok(l.subscribe(subject, None)),
+            Bus::Nats(n) => n.subscribe(subject).await,
         }
     }
 
@@ -315,6 +334,7 @@ impl Bus {
         validate_queue(queue)?;
         match self {
             Bus::Local(l) => Ok(l.subscribe(subject, Some(queue))),
+            Bus::Nats(n) => n.queue_subscribe(subject, queue).await,
         }
     }
 
@@ -333,6 +353,7 @@ impl Bus {
         validate_publish_subject(subject)?;
         match self {
             Bus::Local(l) => l.request(subject, payload, timeout).await,
+            Bus::Nats(n) => n.request(subject, payload, timeout).await,
         }
     }
 
@@ -352,6 +373,7 @@ impl Bus {
         validate_publish_subject(subject)?;
         match self {
             Bus::Local(l) => l.scatter_gather(subject, payload, timeout).await,
+            Bus::Nats(n) => n.scatter_gather(subject, payload, timeout).await,
         }
     }
 
@@ -363,6 +385,7 @@ impl Bus {
     pub async fn flush(&self) -> Result<(), BusError> {
         match self {
             Bus::Local(_) => Ok(()),
+            Bus::Nats(n) => n.flush().await,
         }
     }
 
@@ -371,6 +394,7 @@ impl Bus {
     pub fn status(&self) -> watch::Receiver<BusStatus> {
         match self {
             Bus::Local(l) => l.status(),
+            Bus::Nats(n) => n.status(),
         }
     }
 
@@ -379,6 +403,16 @@ impl Bus {
     pub fn new_inbox(&self) -> String {
         match self {
             Bus::Local(_) => local::new_inbox(),
+            Bus::Nats(n) => n.new_inbox(),
+        }
+    }
+
+    /// The underlying NATS client (e.g. for JetStream); `None` for the in-process bus.
+    #[must_use]
+    pub fn nats_client(&self) -> Option<async_nats::Client> {
+        match self {
+            Bus::Local(_) => None,
+            Bus::Nats(n) => Some(n.client().clone()),
         }
     }
 }
@@ -392,6 +426,7 @@ pub struct Subscription {
 #[derive(Debug)]
 enum SubscriptionInner {
     Local(local::LocalSubscription),
+    Nats(nats::NatsSubscription),
 }
 
 impl Subscription {
@@ -411,6 +446,7 @@ impl Subscription {
     pub fn dropped(&self) -> u64 {
         match &self.inner {
             SubscriptionInner::Local(l) => l.dropped(),
+            SubscriptionInner::Nats(_) => 0,
         }
     }
 }
@@ -421,6 +457,7 @@ impl Stream for Subscription {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         match &mut self.get_mut().inner {
             SubscriptionInner::Local(l) => l.poll_recv(cx),
+            SubscriptionInner::Nats(n) => n.poll_recv(cx),
         }
     }
 }
