@@ -82,15 +82,32 @@ pub struct LatticeArgs {
     pub creds: Option<PathBuf>,
 
     /// NATS nkey seed (S…); with --jwt it signs the user JWT, alone it authenticates as an nkey user.
-    #[arg(long, global = true, env = "WASMCLOUD_CTL_SEED", value_name = "SEED", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "WASMCLOUD_CTL_SEED",
+        value_name = "SEED",
+        hide_env_values = true
+    )]
     pub nkey: Option<String>,
 
     /// NATS user JWT (requires --nkey).
-    #[arg(long, global = true, env = "WASMCLOUD_CTL_JWT", requires = "nkey", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "WASMCLOUD_CTL_JWT",
+        requires = "nkey",
+        hide_env_values = true
+    )]
     pub jwt: Option<String>,
 
     /// CA certificate (PEM) to verify the NATS server's TLS certificate.
-    #[arg(long, global = true, env = "WASMCLOUD_CTL_TLS_CA_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "WASMCLOUD_CTL_TLS_CA_FILE",
+        value_name = "PATH"
+    )]
     pub tls_ca: Option<PathBuf>,
 
     /// Require TLS to the NATS server.
@@ -154,7 +171,10 @@ mod tests {
     #[test]
     fn ctl_host_and_port_make_a_url() {
         let cli = Cli::parse_from(["lattice-tui", "--ctl-host", "10.0.0.1"]);
-        assert_eq!(cli.lattice.nats_url().as_deref(), Some("nats://10.0.0.1:4222"));
+        assert_eq!(
+            cli.lattice.nats_url().as_deref(),
+            Some("nats://10.0.0.1:4222")
+        );
         let cli = Cli::parse_from(["lattice-tui", "--nats", "nats://h:1", "--ctl-port", "9"]);
         assert_eq!(cli.lattice.nats_url().as_deref(), Some("nats://h:1"));
     }
@@ -162,8 +182,15 @@ mod tests {
     #[test]
     fn snapshot_takes_lattice_flags_after_the_subcommand() {
         let cli = Cli::parse_from([
-            "lattice-tui", "snapshot", "--nats", "nats://x:4222", "--json", "--wait", "1.5",
-            "--lattice", "lat",
+            "lattice-tui",
+            "snapshot",
+            "--nats",
+            "nats://x:4222",
+            "--json",
+            "--wait",
+            "1.5",
+            "--lattice",
+            "lat",
         ]);
         let Some(Command::Snapshot(s)) = cli.command else {
             panic!("not snapshot")

@@ -35,7 +35,8 @@ pub async fn run(args: &SnapshotArgs, lattice: &LatticeArgs) -> anyhow::Result<E
             .with_context(|| format!("cannot reach NATS at {url}"))?,
         None => Bus::local(),
     };
-    let wait = Duration::try_from_secs_f64(args.wait).context("--wait must be a number of seconds ≥ 0")?;
+    let wait =
+        Duration::try_from_secs_f64(args.wait).context("--wait must be a number of seconds ≥ 0")?;
     let model = collect(&bus, lattice, wait).await?;
     let out = if args.json {
         serde_json::to_string_pretty(&model).context("cannot serialise the model")? + "\n"
@@ -43,7 +44,10 @@ pub async fn run(args: &SnapshotArgs, lattice: &LatticeArgs) -> anyhow::Result<E
         render_tables(&model, Utc::now())
     };
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e).context("cannot write to stdout"),
@@ -135,7 +139,9 @@ pub fn render_tables(m: &Lattice, now: Timestamp) -> String {
             h.friendly_name.clone(),
             h.status.as_str().into(),
             h.version.clone().unwrap_or_default(),
-            h.uptime_at(now).map(|s| format!("{s}s")).unwrap_or_default(),
+            h.uptime_at(now)
+                .map(|s| format!("{s}s"))
+                .unwrap_or_default(),
             h.actor_instances().to_string(),
             h.providers.len().to_string(),
         ]);

@@ -4,5 +4,7 @@
 //! in-process lattice; [`monitor`] follows a lattice's events and resyncs by query. Nothing in
 //! this module knows about the console, the state reducer or the embedded host.
 
+pub mod bus;
+pub mod monitor;
 pub mod protocol;
 pub mod subjects;

@@ -111,7 +111,10 @@ pub async fn run(
     }
     let mut status_rx = bus.status();
     let mut last_status = status_rx.borrow_and_update().clone();
-    if tx.send(MonitorMsg::Status(last_status.clone())).await.is_err()
+    if tx
+        .send(MonitorMsg::Status(last_status.clone()))
+        .await
+        .is_err()
         || tx.send(MonitorMsg::Subscribed).await.is_err()
     {
         return Ok(());
@@ -212,20 +215,12 @@ pub async fn resync(bus: &Bus, cfg: &MonitorConfig) -> LatticeSnapshot {
     snap.hosts.sort_by(|a, b| a.id.cmp(&b.id));
     snap.hosts.dedup_by(|a, b| a.id == b.id);
 
-    let inventories: Vec<Result<HostInventory, String>> =
-        futures::stream::iter(snap.hosts.iter().map(|h| h.id.clone()))
-            .map(|id| async move {
-                let subject = s.host_inventory(&id);
-                let reply = bus
-                    .request(&subject, Bytes::new(), cfg.request_timeout)
-                    .await
-                    .map_err(|e| format!("inventory of {id}: {e}"))?;
-                serde_json::from_slice::<HostInventory>(&reply.payload)
-                    .map_err(|e| format!("inventory of {id}: bad reply: {e}"))
-            })
-            .buffer_unordered(cfg.inventory_concurrency.max(1))
-            .collect()
-            .await;
+    let ids: Vec<String> = snap.hosts.iter().map(|h| h.id.clone()).collect();
+    let inventories: Vec<Result<HostInventory, String>> = futures::stream::iter(ids)
+        .map(|id| inventory(bus, cfg, id))
+        .buffer_unordered(cfg.inventory_concurrency.max(1))
+        .collect()
+        .await;
     for inv in inventories {
         match inv {
             Ok(inv) => snap.inventories.push(inv),
@@ -244,6 +239,16 @@ pub async fn resync(bus: &Bus, cfg: &MonitorConfig) -> LatticeSnapshot {
     snap
 }
 
+async fn inventory(bus: &Bus, cfg: &MonitorConfig, id: String) -> Result<HostInventory, String> {
+    let subject = cfg.subjects.host_inventory(&id);
+    let reply = bus
+        .request(&subject, Bytes::new(), cfg.request_timeout)
+        .await
+        .map_err(|e| format!("inventory of {id}: {e}"))?;
+    serde_json::from_slice::<HostInventory>(&reply.payload)
+        .map_err(|e| format!("inventory of {id}: bad reply: {e}"))
+}
+
 /// A lattice-wide query. With no hosts at all, "no responders" is the honest empty answer.
 async fn query<T: serde::de::DeserializeOwned + Default>(
     bus: &Bus,
@@ -252,7 +257,10 @@ async fn query<T: serde::de::DeserializeOwned + Default>(
     no_hosts: bool,
     errors: &mut Vec<String>,
 ) -> Option<T> {
-    match bus.request(subject, Bytes::new(), cfg.request_timeout).await {
+    match bus
+        .request(subject, Bytes::new(), cfg.request_timeout)
+        .await
+    {
         Ok(reply) => match serde_json::from_slice::<T>(&reply.payload) {
             Ok(v) => Some(v),
             Err(e) => {
