@@ -37,6 +37,21 @@ pub struct Cli {
 pub enum Command {
     /// Resync the lattice, print its model and exit (for scripts and tests).
     Snapshot(SnapshotArgs),
+    /// Publish lattice CloudEvents read from files on wasmbus.evt.{lattice} (for scripts,
+    /// demos and tests). A `.jsonl` file holds one event per line; any other file one event.
+    Emit(EmitArgs),
+}
+
+/// `emit` options.
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Event files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Publish lines as they are, without checking that they decode as lattice events.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `snapshot` options.

@@ -22,13 +22,16 @@ pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
             state::apply_resync(model, &snap, now);
             true
         }
-        MonitorMsg::Status(status) => set_status(model, &status),
+        MonitorMsg::Status(status) => set_status(model, &status, now),
     }
 }
 
 /// Copies the bus status into the header facts of the model.
-pub fn set_status(model: &mut Lattice, status: &BusStatus) -> bool {
+pub fn set_status(model: &mut Lattice, status: &BusStatus, now: Timestamp) -> bool {
     let c = &mut model.connection;
+    if status.dropped > c.dropped {
+        c.last_drop = Some(now);
+    }
     let state = status.state.to_string();
     let changed = c.state != state || c.dropped != status.dropped;
     c.state = state;

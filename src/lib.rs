@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod emit;
 pub mod ingest;
 pub mod lattice;
 pub mod logging;
@@ -40,6 +41,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Some(cli::Command::Snapshot(args)) => {
             let _log = logging::to_stderr();
             rt.block_on(snapshot::run(args, &cli.lattice))
+        }
+        Some(cli::Command::Emit(args)) => {
+            let _log = logging::to_stderr();
+            rt.block_on(emit::run(args, &cli.lattice))
         }
         None => anyhow::bail!("the console is not wired yet"),
     }

@@ -32,7 +32,7 @@ pub async fn run(args: &SnapshotArgs, lattice: &LatticeArgs) -> anyhow::Result<E
     let bus = match lattice.nats_url() {
         Some(url) => Bus::connect(lattice.bus_options(url.clone(), false))
             .await
-            .with_context(|| format!("cannot reach NATS at {url}"))?,
+            .context("cannot reach the lattice")?,
         None => Bus::local(),
     };
     let wait =

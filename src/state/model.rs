@@ -402,6 +402,8 @@ pub struct ConnectionInfo {
     pub state: String,
     /// Events the subscriber had to drop (a resync follows every drop).
     pub dropped: u64,
+    /// When the drop counter last grew.
+    pub last_drop: Option<Timestamp>,
     /// Completed resyncs.
     pub resyncs: u64,
     /// When the last resync completed.

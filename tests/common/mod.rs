@@ -193,3 +193,4 @@ pub async fn connect_bus(url: &str) -> Bus {
     .await
     .expect("connect to nats-server")
 }
+pub mod fake_lattice;

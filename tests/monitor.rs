@@ -1,0 +1,356 @@
+//! The monitor against a scripted lattice member: resync at start, events on top, resync after
+//! a NATS outage, and a 100,000-event burst (applied in full, or drops counted and resynced).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use common::fake_lattice::{FakeHost, FakeState};
+use common::{NatsServer, within};
+use lattice_tui::ingest::ingest;
+use lattice_tui::lattice::bus::{Bus, BusOptions};
+use lattice_tui::lattice::monitor::{self, MonitorConfig, MonitorMsg};
+use lattice_tui::lattice::protocol::{
+    EventData, HeartbeatActors, HeartbeatProvider, HostHeartbeat, LatticeEvent,
+};
+use lattice_tui::lattice::subjects::Subjects;
+use lattice_tui::state::{self, Lattice, ModelConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const HOST: &str = "NBFAKEHOST";
+
+/// A console-like consumer: monitor → bounded channel → reducer, sharing the model.
+struct Console {
+    model: Arc<Mutex<Lattice>>,
+    cancel: CancellationToken,
+    slow: Arc<Mutex<Duration>>,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Console {
+    fn start(bus: Bus, lattice: &str) -> Console {
+        let mut cfg = MonitorConfig::new(Subjects::new(lattice));
+        cfg.ping_timeout = Duration::from_millis(300);
+        let model = Arc::new(Mutex::new(Lattice::new(lattice, ModelConfig::default())));
+        model.lock().unwrap().connection.transport = bus.transport().to_string();
+        let cancel = CancellationToken::new();
+        let slow = Arc::new(Mutex::new(Duration::ZERO));
+        let (tx, mut rx) = mpsc::channel::<MonitorMsg>(1024);
+        tokio::spawn(monitor::run(bus, cfg, tx, cancel.clone()));
+        let m = model.clone();
+        let s = slow.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while rx.recv_many(&mut batch, 256).await > 0 {
+                let pause = *s.lock().unwrap();
+                for msg in batch.drain(..) {
+                    ingest(&mut m.lock().unwrap(), msg, Utc::now());
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        });
+        Console {
+            model,
+            cancel,
+            slow,
+        }
+    }
+
+    async fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&Lattice) -> bool) {
+        within(limit, what, async {
+            loop {
+                if pred(&self.model.lock().unwrap()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+    }
+}
+
+/// What "the model shows" means for comparing with a fresh query.
+type Projection = (
+    BTreeMap<String, (String, BTreeMap<String, u64>, BTreeSet<String>)>,
+    BTreeSet<String>,
+    BTreeSet<String>,
+);
+
+fn project(m: &Lattice) -> Projection {
+    (
+        m.hosts
+            .values()
+            .map(|h| {
+                (
+                    h.id.clone(),
+                    (
+                        h.friendly_name.clone(),
+                        h.actors
+                            .values()
+                            .map(|a| (a.id.clone(), a.count()))
+                            .collect(),
+                        h.providers.keys().cloned().collect(),
+                    ),
+                )
+            })
+            .collect(),
+        m.links.keys().cloned().collect(),
+        m.claims.keys().cloned().collect(),
+    )
+}
+
+async fn fresh_query(bus: &Bus, lattice: &str) -> Projection {
+    let mut cfg = MonitorConfig::new(Subjects::new(lattice));
+    cfg.ping_timeout = Duration::from_millis(300);
+    let snap = monitor::resync(bus, &cfg).await;
+    assert!(
+        snap.errors.is_empty(),
+        "fresh query failed: {:?}",
+        snap.errors
+    );
+    let mut m = Lattice::new(lattice, ModelConfig::default());
+    state::apply_resync(&mut m, &snap, Utc::now());
+    project(&m)
+}
+
+fn heartbeat(seq: u64, echo_count: u64) -> Bytes {
+    let ev = LatticeEvent::new(
+        format!("hb-{seq}"),
+        HOST,
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap() + chrono::Duration::microseconds(seq as i64),
+        EventData::HostHeartbeat(HostHeartbeat {
+            actors: HeartbeatActors::Counts([("MECHO".to_string(), echo_count)].into()),
+            providers: vec![HeartbeatProvider {
+                public_key: "VHTTP".into(),
+                link_name: "default".into(),
+                contract_id: "wasmcloud:httpserver".into(),
+                instance_id: None,
+            }],
+            labels: [("hostcore.os".to_string(), "linux".to_string())].into(),
+            friendly_name: "fake".into(),
+            version: Some("0.63.2".into()),
+            uptime_seconds: Some(seq),
+            uptime_human: None,
+        }),
+    );
+    Bytes::from(ev.to_json().unwrap())
+}
+
+async fn resync_then_events(bus: Bus) {
+    let mut st = FakeState::new(HOST, "fake", &[("MECHO", 2)]);
+    st.add_link("MECHO", "8080");
+    let _host = FakeHost::start(bus.clone(), "default", st).await;
+    let console = Console::start(bus.clone(), "default");
+    console
+        .wait_for("first resync", Duration::from_secs(5), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    {
+        let m = console.model.lock().unwrap();
+        assert_eq!(m.hosts[HOST].friendly_name, "fake");
+        assert_eq!(m.hosts[HOST].actors["MECHO"].count(), 2);
+        assert_eq!(m.links.len(), 1);
+        assert_eq!(m.actor_name("MECHO"), Some("mecho"));
+        assert_eq!(m.connection.last_error, None);
+    }
+    bus.publish(&Subjects::new("default").events(), heartbeat(1, 5))
+        .await
+        .unwrap();
+    bus.publish(
+        &Subjects::new("default").events(),
+        Bytes::from_static(b"{not json"),
+    )
+    .await
+    .unwrap();
+    console
+        .wait_for("heartbeat applied", Duration::from_secs(5), |m| {
+            m.hosts[HOST].actors["MECHO"].count() == 5 && m.stats.malformed == 1
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn local_resync_then_events() {
+    resync_then_events(Bus::local()).await;
+}
+
+#[tokio::test]
+async fn nats_resync_then_events() {
+    let nats = NatsServer::start();
+    resync_then_events(common::connect_bus(&nats.url()).await).await;
+}
+
+#[tokio::test]
+async fn empty_lattice_resyncs_without_errors() {
+    let console = Console::start(Bus::local(), "empty");
+    console
+        .wait_for("first resync", Duration::from_secs(5), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    let m = console.model.lock().unwrap();
+    assert!(m.hosts.is_empty());
+    assert_eq!(m.connection.last_error, None, "no hosts is not an error");
+}
+
+fn retrying(url: &str) -> BusOptions {
+    let mut o = BusOptions::new(url);
+    o.retry_initial_connect = true;
+    o
+}
+
+#[tokio::test]
+async fn nats_restart_triggers_resync_to_the_fresh_truth() {
+    let mut nats = NatsServer::start();
+    let host_bus = Bus::connect(retrying(&nats.url())).await.unwrap();
+    let console_bus = Bus::connect(retrying(&nats.url())).await.unwrap();
+    let mut st = FakeState::new(HOST, "fake", &[("MECHO", 2), ("MKV", 1)]);
+    st.add_link("MECHO", "8080");
+    let host = FakeHost::start(host_bus.clone(), "default", st).await;
+    let console = Console::start(console_bus.clone(), "default");
+    console
+        .wait_for("first resync", Duration::from_secs(5), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    assert_eq!(
+        project(&console.model.lock().unwrap()),
+        fresh_query(&host_bus, "default").await
+    );
+
+    nats.kill();
+    console
+        .wait_for("disconnect noticed", Duration::from_secs(10), |m| {
+            m.connection.state != "connected"
+        })
+        .await;
+    // The lattice changes while the console is cut off: events about it are lost.
+    {
+        let mut st = host.state.lock().unwrap();
+        st.set_actor("MECHO", 4);
+        st.set_actor("MKV", 0);
+        st.add_link("MNEW", "9090");
+        st.set_actor("MNEW", 1);
+    }
+    nats.restart();
+    console
+        .wait_for("resync after reconnect", Duration::from_secs(20), |m| {
+            m.connection.resyncs >= 2 && m.connection.state == "connected"
+        })
+        .await;
+    // Wait until the fake host is reachable again too, then compare with a fresh query.
+    let fresh = within(Duration::from_secs(20), "fresh query", async {
+        loop {
+            let mut cfg = MonitorConfig::new(Subjects::new("default"));
+            cfg.ping_timeout = Duration::from_millis(300);
+            if !monitor::resync(&host_bus, &cfg).await.hosts.is_empty() {
+                return fresh_query(&host_bus, "default").await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // The console's resync may have raced the fake host's own reconnect; a later resync
+    // (each reconnect triggers one) must converge on the truth.
+    console
+        .wait_for(
+            "model equals the fresh query",
+            Duration::from_secs(20),
+            |m| project(m) == fresh,
+        )
+        .await;
+    let m = console.model.lock().unwrap();
+    assert_eq!(m.hosts[HOST].actors["MECHO"].count(), 4);
+    assert!(!m.hosts[HOST].actors.contains_key("MKV"));
+    assert_eq!(m.links.len(), 2);
+}
+
+/// Publishes 100,000 heartbeats as fast as possible; the host's truth is the last one.
+async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u64) {
+    const N: u64 = 100_000;
+    let st = FakeState::new(HOST, "fake", &[("MECHO", N as usize % 7 + 1)]);
+    let _host = FakeHost::start(publisher.clone(), "default", st).await;
+    let console = Console::start(console_bus, "default");
+    console
+        .wait_for("first resync", Duration::from_secs(5), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    if slow_consumer {
+        *console.slow.lock().unwrap() = Duration::from_millis(2);
+    }
+    let subject = Subjects::new("default").events();
+    for seq in 1..=N {
+        // The last heartbeat carries the truth the fake host also answers with.
+        publisher
+            .publish(&subject, heartbeat(seq, seq % 7 + 1))
+            .await
+            .unwrap();
+    }
+    publisher.flush().await.unwrap();
+    *console.slow.lock().unwrap() = Duration::ZERO;
+    console
+        .wait_for(
+            "burst applied in full, or dropped and resynced",
+            Duration::from_secs(60),
+            |m| {
+                let full = m.events.total >= N && m.connection.dropped == 0;
+                let recovered = m.connection.dropped > 0
+                    && m.connection.resyncs >= 2
+                    && m.connection.last_resync >= m.connection.last_drop;
+                full || recovered
+            },
+        )
+        .await;
+    // Let anything in flight land, then check the model shows the truth either way.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let m = console.model.lock().unwrap();
+    assert_eq!(
+        m.hosts[HOST].actors["MECHO"].count(),
+        N % 7 + 1,
+        "final count is the truth"
+    );
+    (m.events.total, m.connection.dropped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_burst_is_applied_in_full_or_dropped_and_resynced() {
+    let nats = NatsServer::start();
+    let publisher = common::connect_bus(&nats.url()).await;
+    let console_bus = common::connect_bus(&nats.url()).await;
+    let (applied, dropped) = burst(publisher, console_bus, false).await;
+    eprintln!("nats burst: {applied} events logged, {dropped} dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_burst_into_a_slow_console_counts_drops_and_resyncs() {
+    // A small per-subscriber queue and a slow consumer force the drop path.
+    let bus = Bus::local_with_capacity(1000);
+    let (applied, dropped) = burst(bus.clone(), bus, true).await;
+    assert!(
+        dropped > 0,
+        "the slow console must have dropped ({applied} applied)"
+    );
+    assert!(applied < 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_burst_into_a_fast_console_is_applied_in_full() {
+    let bus = Bus::local();
+    let (applied, dropped) = burst(bus.clone(), bus, false).await;
+    assert_eq!(dropped, 0);
+    assert!(applied >= 100_000);
+}
