@@ -226,10 +226,8 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
             m.connection.resyncs == 1
         })
         .await;
-    assert_eq!(
-        project(&console.model.lock().unwrap()),
-        fresh_query(&host_bus, "default").await
-    );
+    let fresh = fresh_query(&host_bus, "default").await;
+    assert_eq!(project(&console.model.lock().unwrap()), fresh);
 
     nats.kill();
     console

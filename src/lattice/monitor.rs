@@ -110,11 +110,8 @@ pub async fn run(
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
     let mut status_rx = bus.status();
-    let mut last_status = status_rx.borrow_and_update().clone();
-    if tx
-        .send(MonitorMsg::Status(last_status.clone()))
-        .await
-        .is_err()
+    let mut last_status = *status_rx.borrow_and_update();
+    if tx.send(MonitorMsg::Status(last_status)).await.is_err()
         || tx.send(MonitorMsg::Subscribed).await.is_err()
     {
         return Ok(());
@@ -133,7 +130,7 @@ pub async fn run(
                     // The bus is gone; nothing more will arrive.
                     return Ok(());
                 }
-                let status = status_rx.borrow_and_update().clone();
+                let status = *status_rx.borrow_and_update();
                 let reconnected = status.reconnects > last_status.reconnects
                     || (status.state == ConnectionState::Connected
                         && last_status.state != ConnectionState::Connected);
@@ -148,7 +145,7 @@ pub async fn run(
                     tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resync scheduled");
                     resync_due = Some(earliest.max(Instant::now()));
                 }
-                last_status = status.clone();
+                last_status = status;
                 if tx.send(MonitorMsg::Status(status)).await.is_err() {
                     return Ok(());
                 }
