@@ -108,8 +108,9 @@ impl ActorStatus {
     }
 }
 
-/// An actor on one host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An actor on one host. Serialises with a derived `count` field (instances known by id plus
+/// unidentified ones) for scripts reading `snapshot --json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActorState {
     /// Public key (`M…`); for a failed start whose key is unknown, the reference.
     pub id: String,
@@ -130,8 +131,25 @@ pub struct ActorState {
     /// When the last successful live update arrived.
     pub last_update: Option<Timestamp>,
     /// Instance ids known to have stopped, so late or repeated starts cannot resurrect them.
-    #[serde(skip)]
     pub(crate) stopped: Tombstones,
+}
+
+impl Serialize for ActorState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ActorState", 10)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("image_ref", &self.image_ref)?;
+        st.serialize_field("count", &self.count())?;
+        st.serialize_field("instances", &self.instances)?;
+        st.serialize_field("unidentified", &self.unidentified)?;
+        st.serialize_field("revision", &self.revision)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("last_failure", &self.last_failure)?;
+        st.serialize_field("last_update", &self.last_update)?;
+        st.end()
+    }
 }
 
 impl ActorState {
