@@ -354,7 +354,7 @@ fn touch_host<'a>(
 }
 
 fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
-    let mut claims_update: Option<ClaimsMap> = None;
+    let mut claims_update: Option<ClaimsUpdate<'_>> = None;
     let Some(host) = touch_host(m, &ev.source, ev.time, now) else {
         return Applied::Unchanged;
     };
@@ -390,7 +390,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 if let Some(r) = c.revision {
                     a.revision = r;
                 }
-                claims_update = Some(actor_claims(&d.public_key, c));
+                claims_update = Some(ClaimsUpdate::Actor(&d.public_key, c));
             }
             let inv_time = host.inventory_time;
             let a = host
@@ -416,7 +416,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 if c.name.is_some() {
                     a.name.clone_from(&c.name);
                 }
-                claims_update = Some(actor_claims(&d.public_key, c));
+                claims_update = Some(ClaimsUpdate::Actor(&d.public_key, c));
             }
             // Instance counts come from the per-instance `actor_started` events and heartbeats.
             let empty = a.count() == 0 && a.status != ActorStatus::StartFailed;
@@ -517,7 +517,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 if c.name.is_some() {
                     p.name.clone_from(&c.name);
                 }
-                claims_update = Some(provider_claims(&d.public_key, &d.contract_id, c));
+                claims_update = Some(ClaimsUpdate::Provider(&d.public_key, &d.contract_id, c));
             }
             if p.health == ProviderHealth::Failed {
                 p.health = ProviderHealth::Awaiting;
@@ -587,11 +587,24 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         | EventData::RefmapSet(_)
         | EventData::Unknown { .. } => Applied::Unchanged,
     };
-    if let Some(c) = claims_update
-        && let Some(sub) = c.get("sub").cloned()
-        && m.claims.get(&sub) != Some(&c)
-    {
-        m.claims.insert(sub, c);
+    if let Some(c) = claims_update {
+        match c {
+            ClaimsUpdate::Actor(pk, c) => {
+                if !m
+                    .claims
+                    .get(pk)
+                    .is_some_and(|have| actor_claims_match(have, c))
+                {
+                    m.claims.insert(pk.to_string(), actor_claims(pk, c));
+                }
+            }
+            ClaimsUpdate::Provider(pk, contract, c) => {
+                if !m.claims.contains_key(pk) {
+                    m.claims
+                        .insert(pk.to_string(), provider_claims(pk, contract, c));
+                }
+            }
+        }
     }
     result
 }
@@ -787,6 +800,32 @@ fn fail_actor(
     Applied::Changed
 }
 
+/// Claims an event carries, applied after the host borrow ends.
+enum ClaimsUpdate<'a> {
+    Actor(&'a str, &'a ActorEventClaims),
+    Provider(&'a str, &'a str, &'a ProviderEventClaims),
+}
+
+/// Whether `have` already says what the event's claims say (no map is built to find out).
+fn actor_claims_match(have: &ClaimsMap, c: &ActorEventClaims) -> bool {
+    let eq = |k: &str, v: Option<&str>| have.get(k).map(String::as_str) == Some(v.unwrap_or(""));
+    let list_eq = |k: &str, v: &Option<Vec<String>>| {
+        let have = have.get(k).map(String::as_str).unwrap_or("");
+        let want = v.as_deref().unwrap_or(&[]);
+        if want.is_empty() {
+            return have.is_empty();
+        }
+        have.split(',').eq(want.iter().map(String::as_str))
+    };
+    eq("iss", c.issuer.as_deref())
+        && eq("name", c.name.as_deref())
+        && eq("call_alias", c.call_alias.as_deref())
+        && eq("version", c.version.as_deref())
+        && have.get("rev").and_then(|r| r.parse::<i64>().ok()) == Some(c.revision.unwrap_or(0))
+        && list_eq("caps", &c.caps)
+        && list_eq("tags", &c.tags)
+}
+
 fn join(v: &Option<Vec<String>>) -> String {
     v.as_deref().map(|v| v.join(",")).unwrap_or_default()
 }
@@ -868,10 +907,10 @@ pub fn short_key(k: &str) -> &str {
     }
 }
 
-fn actor_label<'a>(m: &'a Lattice, pk: &'a str, claims_name: Option<&'a str>) -> &'a str {
-    claims_name
-        .or_else(|| m.actor_name(pk))
-        .unwrap_or_else(|| short_key(pk))
+/// The claims name carried by the event, else the short key. Names are not looked up in the
+/// model here: that is the console's job at render time, and keeps the hot path cheap.
+fn actor_label<'a>(_m: &Lattice, pk: &'a str, claims_name: Option<&'a str>) -> &'a str {
+    claims_name.unwrap_or_else(|| short_key(pk))
 }
 
 fn summarize(m: &Lattice, ev: &LatticeEvent) -> (String, LogLevel) {
