@@ -129,9 +129,6 @@ pub struct ActorState {
     pub last_failure: Option<Failure>,
     /// When the last successful live update arrived.
     pub last_update: Option<Timestamp>,
-    /// Instance ids known to have stopped, so late or repeated starts cannot resurrect them.
-    #[serde(skip)]
-    pub(crate) stopped: Tombstones,
 }
 
 impl ActorState {
@@ -146,7 +143,6 @@ impl ActorState {
             status: ActorStatus::Running,
             last_failure: None,
             last_update: None,
-            stopped: Tombstones::default(),
         }
     }
 
@@ -272,6 +268,11 @@ pub struct HostState {
     /// already reflected in the inventory.
     #[serde(skip)]
     pub(crate) inventory_time: Option<Timestamp>,
+    /// Actor instance ids known to have stopped, so late or repeated starts cannot resurrect
+    /// them. Kept per host, not per actor: the actor's row goes when its last instance stops,
+    /// and a stop can arrive before the actor is known at all.
+    #[serde(skip)]
+    pub(crate) stopped_actors: Tombstones,
     /// Provider instance ids known to have stopped.
     #[serde(skip)]
     pub(crate) stopped_providers: Tombstones,
@@ -294,6 +295,7 @@ impl HostState {
             actors: BTreeMap::new(),
             providers: BTreeMap::new(),
             inventory_time: None,
+            stopped_actors: Tombstones::default(),
             stopped_providers: Tombstones::default(),
         }
     }

@@ -22,7 +22,7 @@ use crate::lattice::protocol::{
 
 use super::model::{
     ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LogEntry,
-    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, provider_key,
+    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones, provider_key,
 };
 
 /// What applying one event did.
@@ -393,10 +393,19 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 claims_update = Some(actor_claims(&d.public_key, c));
             }
             let inv_time = host.inventory_time;
+            let stopped = &host.stopped_actors;
             let a = host
                 .actors
                 .get_mut(&d.public_key)
-                .map(|a| start_instance(a, &d.instance_id, &d.annotations, t, inv_time));
+                .map(|a| start_instance(a, stopped, &d.instance_id, &d.annotations, t, inv_time));
+            // A start of an instance known to have stopped leaves no empty row behind.
+            if host
+                .actors
+                .get(&d.public_key)
+                .is_some_and(|a| a.count() == 0 && a.last_failure.is_none())
+            {
+                host.actors.remove(&d.public_key);
+            }
             if let Some(image_ref) = &d.image_ref
                 && image_ref != &d.public_key
             {
@@ -459,9 +468,11 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         EventData::ActorStopped(d) => {
             let inv_time = host.inventory_time;
             let Some(a) = host.actors.get_mut(&d.public_key) else {
+                // Not known (yet): remember the stop, a late actor_started must not revive it.
+                host.stopped_actors.insert(&d.instance_id);
                 return Applied::Unchanged;
             };
-            let r = stop_instance(a, &d.instance_id, t, inv_time);
+            let r = stop_instance(a, &mut host.stopped_actors, &d.instance_id, t, inv_time);
             if a.count() == 0 && a.last_failure.is_none() {
                 host.actors.remove(&d.public_key);
             }
@@ -666,7 +677,7 @@ fn heartbeat(
                 a.instances.retain(|k, _| ids.contains(k.as_str()));
                 let rev = a.revision;
                 for id in ids {
-                    a.stopped.remove(id);
+                    host.stopped_actors.remove(id);
                     a.instances.entry(id.to_string()).or_insert(InstanceState {
                         revision: rev,
                         ..InstanceState::default()
@@ -704,16 +715,21 @@ fn heartbeat(
 
 fn start_instance(
     a: &mut ActorState,
+    stopped: &Tombstones,
     instance_id: &str,
     annotations: &crate::lattice::protocol::StringMap,
     t: Option<Timestamp>,
     inventory_time: Option<Timestamp>,
 ) -> Applied {
+    if stopped.contains(instance_id) {
+        // A late or repeated start of an instance known to have stopped.
+        return Applied::Unchanged;
+    }
     if a.status == ActorStatus::StartFailed {
         a.status = ActorStatus::Running;
         a.last_failure = None;
     }
-    if instance_id.is_empty() || a.stopped.contains(instance_id) {
+    if instance_id.is_empty() {
         return Applied::Unchanged;
     }
     if let Some(i) = a.instances.get_mut(instance_id) {
@@ -740,14 +756,15 @@ fn start_instance(
 
 fn stop_instance(
     a: &mut ActorState,
+    stopped: &mut Tombstones,
     instance_id: &str,
     t: Option<Timestamp>,
     inventory_time: Option<Timestamp>,
 ) -> Applied {
-    if a.stopped.contains(instance_id) {
+    if stopped.contains(instance_id) {
         return Applied::Unchanged;
     }
-    a.stopped.insert(instance_id);
+    stopped.insert(instance_id);
     if a.instances.remove(instance_id).is_some() {
         return Applied::Changed;
     }
