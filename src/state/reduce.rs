@@ -765,10 +765,16 @@ fn stop_instance(
         return Applied::Unchanged;
     }
     stopped.insert(instance_id);
+    let counted = not_newer(t, inventory_time);
     if a.instances.remove(instance_id).is_some() {
+        if counted {
+            // The newer heartbeat's count already excludes this instance: the one it counted
+            // in its place is running under an id we do not know.
+            a.unidentified += 1;
+        }
         return Applied::Changed;
     }
-    if !not_newer(t, inventory_time) && a.unidentified > 0 {
+    if !counted && a.unidentified > 0 {
         a.unidentified -= 1;
         return Applied::Changed;
     }
