@@ -354,6 +354,23 @@ fn touch_host<'a>(
 }
 
 fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
+    let status_before = m.hosts.get(&ev.source).map(|h| h.status);
+    let result = apply_to_host(m, ev, now);
+    // Hearing of a host that was unknown, stale or lost changes the model even when the event
+    // itself tells nothing new.
+    let revived = m
+        .hosts
+        .get(&ev.source)
+        .is_some_and(|h| status_before != Some(h.status));
+    if revived { Applied::Changed } else { result }
+}
+
+/// What an actor row shows besides its instances.
+fn actor_meta(a: &ActorState) -> (Option<String>, Option<String>, i64) {
+    (a.image_ref.clone(), a.name.clone(), a.revision)
+}
+
+fn apply_to_host(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
     let mut claims_update: Option<ClaimsMap> = None;
     let Some(host) = touch_host(m, &ev.source, ev.time, now) else {
         return Applied::Unchanged;
@@ -376,6 +393,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         }
         EventData::HostHeartbeat(hb) => heartbeat(host, hb, t, now),
         EventData::ActorStarted(d) => {
+            let before = host.actors.get(&d.public_key).map(actor_meta);
             let a = host
                 .actors
                 .entry(d.public_key.clone())
@@ -406,14 +424,18 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
             {
                 host.actors.remove(&d.public_key);
             }
-            if let Some(image_ref) = &d.image_ref
-                && image_ref != &d.public_key
-            {
-                host.actors.remove(image_ref);
+            let after = host.actors.get(&d.public_key).map(actor_meta);
+            let failed_row_gone = d.image_ref.as_ref().is_some_and(|image_ref| {
+                image_ref != &d.public_key && host.actors.remove(image_ref).is_some()
+            });
+            if before != after || failed_row_gone {
+                Applied::Changed
+            } else {
+                a.unwrap_or(Applied::Unchanged)
             }
-            a.unwrap_or(Applied::Unchanged)
         }
         EventData::ActorsStarted(d) => {
+            let before = host.actors.get(&d.public_key).map(actor_meta);
             let a = host
                 .actors
                 .entry(d.public_key.clone())
@@ -432,7 +454,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
             if empty {
                 host.actors.remove(&d.public_key);
             }
-            Applied::Unchanged
+            changed(before != host.actors.get(&d.public_key).map(actor_meta))
         }
         EventData::ActorStartFailed(d) => {
             let key = host
@@ -574,11 +596,13 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         | EventData::HealthCheckFailed(d)
         | EventData::HealthCheckStatus(d) => {
             let key = provider_key(&d.public_key, &d.link_name);
+            let created = !host.providers.contains_key(&key);
             let p = host
                 .providers
                 .entry(key)
                 .or_insert_with(|| ProviderState::new(&d.public_key, &d.link_name));
-            if p.contract_id.is_empty() {
+            let filled = p.contract_id.is_empty() && !d.contract_id.is_empty();
+            if filled {
                 p.contract_id.clone_from(&d.contract_id);
             }
             let health = match &ev.data {
@@ -588,7 +612,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 _ => p.health,
             };
             p.health_at = Some(now);
-            let r = changed(p.health != health);
+            let r = changed(created || filled || p.health != health);
             p.health = health;
             r
         }
@@ -603,6 +627,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         && m.claims.get(&sub) != Some(&c)
     {
         m.claims.insert(sub, c);
+        return Applied::Changed;
     }
     result
 }
