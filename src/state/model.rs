@@ -3,7 +3,7 @@
 //! Plain data with deterministic ordering (`BTreeMap`s), serialisable for `snapshot --json` and
 //! the snapshot tests. Pure: no I/O, no clock; every time in here was passed in by the caller.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -130,8 +130,6 @@ pub struct ActorState {
     pub last_failure: Option<Failure>,
     /// When the last successful live update arrived.
     pub last_update: Option<Timestamp>,
-    /// Instance ids known to have stopped, so late or repeated starts cannot resurrect them.
-    pub(crate) stopped: Tombstones,
 }
 
 impl Serialize for ActorState {
@@ -164,7 +162,6 @@ impl ActorState {
             status: ActorStatus::Running,
             last_failure: None,
             last_update: None,
-            stopped: Tombstones::default(),
         }
     }
 
@@ -290,6 +287,11 @@ pub struct HostState {
     /// already reflected in the inventory.
     #[serde(skip)]
     pub(crate) inventory_time: Option<Timestamp>,
+    /// Actor instance ids known to have stopped, so late or repeated starts cannot resurrect
+    /// them. Kept per host, not per actor: the actor's row goes when its last instance stops,
+    /// and a stop can arrive before the actor is known at all.
+    #[serde(skip)]
+    pub(crate) stopped_actors: Tombstones,
     /// Provider instance ids known to have stopped.
     #[serde(skip)]
     pub(crate) stopped_providers: Tombstones,
@@ -312,6 +314,7 @@ impl HostState {
             actors: BTreeMap::new(),
             providers: BTreeMap::new(),
             inventory_time: None,
+            stopped_actors: Tombstones::default(),
             stopped_providers: Tombstones::default(),
         }
     }
@@ -385,7 +388,7 @@ pub struct EventLog {
     /// Entries ever appended (the next sequence number).
     pub total: u64,
     #[serde(skip)]
-    pub(crate) ids: HashSet<String>,
+    pub(crate) ids: std::collections::HashSet<u64, foldhash::fast::RandomState>,
     #[serde(skip)]
     pub(crate) capacity: usize,
 }
@@ -434,8 +437,12 @@ pub struct ConnectionInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Tombstones {
     order: VecDeque<String>,
-    set: BTreeSet<String>,
+    set: FastSet,
 }
+
+/// Hash set of ids with a fast non-cryptographic hasher: ids here come from the lattice and
+/// are only ever compared, so SipHash's DoS resistance buys nothing on this hot path.
+pub(crate) type FastSet = std::collections::HashSet<String, foldhash::fast::RandomState>;
 
 /// Tombstones kept per actor / per host: far more than any realistic churn between two
 /// heartbeats, small enough to be irrelevant in memory.

@@ -22,7 +22,7 @@ use crate::lattice::protocol::{
 
 use super::model::{
     ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LogEntry,
-    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, provider_key,
+    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones, provider_key,
 };
 
 /// What applying one event did.
@@ -40,7 +40,7 @@ pub enum Applied {
 
 /// Applies one decoded event received at `now`.
 pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
-    if !ev.id.is_empty() && m.events.ids.contains(&ev.id) {
+    if !ev.id.is_empty() && m.events.ids.contains(&id_hash(&ev.id)) {
         return Applied::Duplicate;
     }
     let applied = match &ev.data {
@@ -62,9 +62,14 @@ pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
             };
             changed(m.links.remove(&id).is_some())
         }
-        EventData::RefmapSet(r) => changed(
-            m.refmaps.insert(r.oci_url.clone(), r.public_key.clone()) != Some(r.public_key.clone()),
-        ),
+        EventData::RefmapSet(r) => {
+            if m.refmaps.get(&r.oci_url) == Some(&r.public_key) {
+                Applied::Unchanged
+            } else {
+                m.refmaps.insert(r.oci_url.clone(), r.public_key.clone());
+                Applied::Changed
+            }
+        }
         EventData::HostStopped(_) => host_stopped(m, &ev.source, ev.time),
         _ => apply_host_event(m, ev, now),
     };
@@ -332,6 +337,7 @@ fn touch_host<'a>(
     source: &str,
     time: Option<Timestamp>,
     now: Timestamp,
+    revived: &mut bool,
 ) -> Option<&'a mut HostState> {
     if source.is_empty() || source == crate::lattice::protocol::NO_SOURCE {
         return None;
@@ -342,20 +348,43 @@ fn touch_host<'a>(
         }
         m.stopped_hosts.remove(source);
     }
-    let host = m
-        .hosts
-        .entry(source.to_string())
-        .or_insert_with(|| HostState::new(source, now));
+    if !m.hosts.contains_key(source) {
+        m.hosts
+            .insert(source.to_string(), HostState::new(source, now));
+        *revived = true;
+    }
+    let host = m.hosts.get_mut(source)?;
     if now > host.last_seen {
         host.last_seen = now;
     }
-    host.status = HostStatus::Live;
+    if host.status != HostStatus::Live {
+        host.status = HostStatus::Live;
+        *revived = true;
+    }
     Some(host)
 }
 
 fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
+    let mut revived = false;
+    let result = apply_to_host(m, ev, now, &mut revived);
+    // Hearing of a host that was unknown, stale or lost changes the model even when the event
+    // itself tells nothing new.
+    if revived { Applied::Changed } else { result }
+}
+
+/// What an actor row shows besides its instances.
+fn actor_meta(a: &ActorState) -> (Option<String>, Option<String>, i64) {
+    (a.image_ref.clone(), a.name.clone(), a.revision)
+}
+
+fn apply_to_host(
+    m: &mut Lattice,
+    ev: &LatticeEvent,
+    now: Timestamp,
+    revived: &mut bool,
+) -> Applied {
     let mut claims_update: Option<ClaimsUpdate<'_>> = None;
-    let Some(host) = touch_host(m, &ev.source, ev.time, now) else {
+    let Some(host) = touch_host(m, &ev.source, ev.time, now, revived) else {
         return Applied::Unchanged;
     };
     let t = ev.time;
@@ -376,6 +405,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         }
         EventData::HostHeartbeat(hb) => heartbeat(host, hb, t, now),
         EventData::ActorStarted(d) => {
+            let before = host.actors.get(&d.public_key).map(actor_meta);
             let a = host
                 .actors
                 .entry(d.public_key.clone())
@@ -393,18 +423,31 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 claims_update = Some(ClaimsUpdate::Actor(&d.public_key, c));
             }
             let inv_time = host.inventory_time;
+            let stopped = &host.stopped_actors;
             let a = host
                 .actors
                 .get_mut(&d.public_key)
-                .map(|a| start_instance(a, &d.instance_id, &d.annotations, t, inv_time));
-            if let Some(image_ref) = &d.image_ref
-                && image_ref != &d.public_key
+                .map(|a| start_instance(a, stopped, &d.instance_id, &d.annotations, t, inv_time));
+            // A start of an instance known to have stopped leaves no empty row behind.
+            if host
+                .actors
+                .get(&d.public_key)
+                .is_some_and(|a| a.count() == 0 && a.last_failure.is_none())
             {
-                host.actors.remove(image_ref);
+                host.actors.remove(&d.public_key);
             }
-            a.unwrap_or(Applied::Unchanged)
+            let after = host.actors.get(&d.public_key).map(actor_meta);
+            let failed_row_gone = d.image_ref.as_ref().is_some_and(|image_ref| {
+                image_ref != &d.public_key && host.actors.remove(image_ref).is_some()
+            });
+            if before != after || failed_row_gone {
+                Applied::Changed
+            } else {
+                a.unwrap_or(Applied::Unchanged)
+            }
         }
         EventData::ActorsStarted(d) => {
+            let before = host.actors.get(&d.public_key).map(actor_meta);
             let a = host
                 .actors
                 .entry(d.public_key.clone())
@@ -423,7 +466,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
             if empty {
                 host.actors.remove(&d.public_key);
             }
-            Applied::Unchanged
+            changed(before != host.actors.get(&d.public_key).map(actor_meta))
         }
         EventData::ActorStartFailed(d) => {
             let key = host
@@ -459,9 +502,11 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         EventData::ActorStopped(d) => {
             let inv_time = host.inventory_time;
             let Some(a) = host.actors.get_mut(&d.public_key) else {
+                // Not known (yet): remember the stop, a late actor_started must not revive it.
+                host.stopped_actors.insert(&d.instance_id);
                 return Applied::Unchanged;
             };
-            let r = stop_instance(a, &d.instance_id, t, inv_time);
+            let r = stop_instance(a, &mut host.stopped_actors, &d.instance_id, t, inv_time);
             if a.count() == 0 && a.last_failure.is_none() {
                 host.actors.remove(&d.public_key);
             }
@@ -563,11 +608,13 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         | EventData::HealthCheckFailed(d)
         | EventData::HealthCheckStatus(d) => {
             let key = provider_key(&d.public_key, &d.link_name);
+            let created = !host.providers.contains_key(&key);
             let p = host
                 .providers
                 .entry(key)
                 .or_insert_with(|| ProviderState::new(&d.public_key, &d.link_name));
-            if p.contract_id.is_empty() {
+            let filled = p.contract_id.is_empty() && !d.contract_id.is_empty();
+            if filled {
                 p.contract_id.clone_from(&d.contract_id);
             }
             let health = match &ev.data {
@@ -577,7 +624,7 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
                 _ => p.health,
             };
             p.health_at = Some(now);
-            let r = changed(p.health != health);
+            let r = changed(created || filled || p.health != health);
             p.health = health;
             r
         }
@@ -588,22 +635,28 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
         | EventData::Unknown { .. } => Applied::Unchanged,
     };
     if let Some(c) = claims_update {
-        match c {
+        let changed = match c {
             ClaimsUpdate::Actor(pk, c) => {
-                if !m
+                let same = m
                     .claims
                     .get(pk)
-                    .is_some_and(|have| actor_claims_match(have, c))
-                {
+                    .is_some_and(|have| actor_claims_match(have, c));
+                if !same {
                     m.claims.insert(pk.to_string(), actor_claims(pk, c));
                 }
+                !same
             }
             ClaimsUpdate::Provider(pk, contract, c) => {
-                if !m.claims.contains_key(pk) {
+                let known = m.claims.contains_key(pk);
+                if !known {
                     m.claims
                         .insert(pk.to_string(), provider_claims(pk, contract, c));
                 }
+                !known
             }
+        };
+        if changed {
+            return Applied::Changed;
         }
     }
     result
@@ -621,11 +674,13 @@ fn heartbeat(
     }
     host.last_heartbeat = Some(now);
     host.inventory_time = t;
-    host.labels.clone_from(&hb.labels);
-    if !hb.friendly_name.is_empty() {
+    if host.labels != hb.labels {
+        host.labels.clone_from(&hb.labels);
+    }
+    if !hb.friendly_name.is_empty() && host.friendly_name != hb.friendly_name {
         host.friendly_name.clone_from(&hb.friendly_name);
     }
-    if hb.version.is_some() {
+    if hb.version.is_some() && host.version != hb.version {
         host.version.clone_from(&hb.version);
     }
     if hb.uptime_seconds.is_some() {
@@ -634,27 +689,29 @@ fn heartbeat(
     }
     match &hb.actors {
         HeartbeatActors::Counts(counts) => {
-            host.actors.retain(|id, a| {
-                counts.contains_key(id) || (a.status == ActorStatus::StartFailed && a.count() == 0)
-            });
-            for (pk, &count) in counts {
-                let a = host
-                    .actors
-                    .entry(pk.clone())
-                    .or_insert_with(|| ActorState::new(pk));
-                let known = a.instances.len() as u64;
-                if known > count {
-                    // Some known instances stopped unseen; which ones is unknowable.
-                    let keep: Vec<String> =
-                        a.instances.keys().take(count as usize).cloned().collect();
-                    a.instances.retain(|k, _| keep.contains(k));
-                    a.unidentified = 0;
-                } else {
-                    a.unidentified = count - known;
+            // Both maps are sorted by key: walk them side by side (one comparison per step)
+            // instead of looking every key up in the other map.
+            let mut missing: Vec<(&String, u64)> = Vec::new();
+            let mut wanted = counts.iter().peekable();
+            for (id, a) in host.actors.iter_mut() {
+                while let Some((pk, &count)) = wanted.next_if(|(pk, _)| pk.as_str() < id.as_str()) {
+                    missing.push((pk, count));
                 }
-                if a.status == ActorStatus::StartFailed {
-                    a.status = ActorStatus::Running;
+                match wanted.next_if(|(pk, _)| *pk == id) {
+                    Some((_, &count)) => set_count(a, count),
+                    // Not running any more, unless it is a failed start kept for display.
+                    None if a.status == ActorStatus::StartFailed && a.count() == 0 => {}
+                    None => {
+                        a.instances.clear();
+                        a.unidentified = 0;
+                    }
                 }
+            }
+            missing.extend(wanted.map(|(pk, &count)| (pk, count)));
+            for (pk, count) in missing {
+                let mut a = ActorState::new(pk);
+                set_count(&mut a, count);
+                host.actors.insert(pk.clone(), a);
             }
             host.actors
                 .retain(|_, a| a.count() > 0 || a.status == ActorStatus::StartFailed);
@@ -679,7 +736,7 @@ fn heartbeat(
                 a.instances.retain(|k, _| ids.contains(k.as_str()));
                 let rev = a.revision;
                 for id in ids {
-                    a.stopped.remove(id);
+                    host.stopped_actors.remove(id);
                     a.instances.entry(id.to_string()).or_insert(InstanceState {
                         revision: rev,
                         ..InstanceState::default()
@@ -692,41 +749,68 @@ fn heartbeat(
             }
         }
     }
-    let mut providers = BTreeMap::new();
+    // Update in place: a heartbeat usually lists the providers already known.
+    let mut listed = Vec::with_capacity(hb.providers.len());
     for p in &hb.providers {
         let key = provider_key(&p.public_key, &p.link_name);
-        let mut st = host
-            .providers
-            .remove(&key)
-            .unwrap_or_else(|| ProviderState::new(&p.public_key, &p.link_name));
-        if !p.contract_id.is_empty() {
-            st.contract_id.clone_from(&p.contract_id);
+        if !host.providers.contains_key(&key) {
+            host.providers
+                .insert(key.clone(), ProviderState::new(&p.public_key, &p.link_name));
         }
-        if let Some(i) = &p.instance_id {
-            st.instance_id = Some(i.clone());
+        if let Some(st) = host.providers.get_mut(&key) {
+            if !p.contract_id.is_empty() && st.contract_id != p.contract_id {
+                st.contract_id.clone_from(&p.contract_id);
+            }
+            if let Some(i) = &p.instance_id
+                && st.instance_id.as_ref() != Some(i)
+            {
+                st.instance_id = Some(i.clone());
+            }
+            if st.health == ProviderHealth::Failed {
+                st.health = ProviderHealth::Awaiting;
+            }
         }
-        if st.health == ProviderHealth::Failed {
-            st.health = ProviderHealth::Awaiting;
-        }
-        providers.insert(key, st);
+        listed.push(key);
     }
-    keep_failed_providers(&mut host.providers, &mut providers);
-    host.providers = providers;
+    // Failed starts are not in a heartbeat; keep them visible.
+    host.providers
+        .retain(|k, p| listed.contains(k) || p.health == ProviderHealth::Failed);
     Applied::Changed
+}
+
+/// Reconciles an actor's instances with a 0.60+ heartbeat count.
+fn set_count(a: &mut ActorState, count: u64) {
+    let known = a.instances.len() as u64;
+    if known > count {
+        // Some known instances stopped unseen; which ones is unknowable.
+        let keep: Vec<String> = a.instances.keys().take(count as usize).cloned().collect();
+        a.instances.retain(|k, _| keep.contains(k));
+        a.unidentified = 0;
+    } else {
+        a.unidentified = count - known;
+    }
+    if a.status == ActorStatus::StartFailed {
+        a.status = ActorStatus::Running;
+    }
 }
 
 fn start_instance(
     a: &mut ActorState,
+    stopped: &Tombstones,
     instance_id: &str,
     annotations: &crate::lattice::protocol::StringMap,
     t: Option<Timestamp>,
     inventory_time: Option<Timestamp>,
 ) -> Applied {
+    if stopped.contains(instance_id) {
+        // A late or repeated start of an instance known to have stopped.
+        return Applied::Unchanged;
+    }
     if a.status == ActorStatus::StartFailed {
         a.status = ActorStatus::Running;
         a.last_failure = None;
     }
-    if instance_id.is_empty() || a.stopped.contains(instance_id) {
+    if instance_id.is_empty() {
         return Applied::Unchanged;
     }
     if let Some(i) = a.instances.get_mut(instance_id) {
@@ -753,18 +837,25 @@ fn start_instance(
 
 fn stop_instance(
     a: &mut ActorState,
+    stopped: &mut Tombstones,
     instance_id: &str,
     t: Option<Timestamp>,
     inventory_time: Option<Timestamp>,
 ) -> Applied {
-    if a.stopped.contains(instance_id) {
+    if stopped.contains(instance_id) {
         return Applied::Unchanged;
     }
-    a.stopped.insert(instance_id);
+    stopped.insert(instance_id);
+    let counted = not_newer(t, inventory_time);
     if a.instances.remove(instance_id).is_some() {
+        if counted {
+            // The newer heartbeat's count already excludes this instance: the one it counted
+            // in its place is running under an id we do not know.
+            a.unidentified += 1;
+        }
         return Applied::Changed;
     }
-    if !not_newer(t, inventory_time) && a.unidentified > 0 {
+    if !counted && a.unidentified > 0 {
         a.unidentified -= 1;
         return Applied::Changed;
     }
@@ -806,24 +897,35 @@ enum ClaimsUpdate<'a> {
     Provider(&'a str, &'a str, &'a ProviderEventClaims),
 }
 
-/// Whether `have` already says what the event's claims say (no map is built to find out).
+/// Whether `have` already says what the event's claims say. Walks `have` in key order against
+/// the expected values instead of building a map or looking keys up one by one.
 fn actor_claims_match(have: &ClaimsMap, c: &ActorEventClaims) -> bool {
-    let eq = |k: &str, v: Option<&str>| have.get(k).map(String::as_str) == Some(v.unwrap_or(""));
-    let list_eq = |k: &str, v: &Option<Vec<String>>| {
-        let have = have.get(k).map(String::as_str).unwrap_or("");
-        let want = v.as_deref().unwrap_or(&[]);
-        if want.is_empty() {
-            return have.is_empty();
+    fn list_eq(have: &str, want: &Option<Vec<String>>) -> bool {
+        match want.as_deref() {
+            None | Some([]) => have.is_empty(),
+            Some(want) => have.split(',').eq(want.iter().map(String::as_str)),
         }
-        have.split(',').eq(want.iter().map(String::as_str))
+    }
+    fn s(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
+    // Keys in BTreeMap order: call_alias, caps, contract_id, iss, name, rev, sub, tags, version.
+    let mut it = have.iter();
+    let mut next = |key: &str| {
+        it.next()
+            .filter(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.as_str())
     };
-    eq("iss", c.issuer.as_deref())
-        && eq("name", c.name.as_deref())
-        && eq("call_alias", c.call_alias.as_deref())
-        && eq("version", c.version.as_deref())
-        && have.get("rev").and_then(|r| r.parse::<i64>().ok()) == Some(c.revision.unwrap_or(0))
-        && list_eq("caps", &c.caps)
-        && list_eq("tags", &c.tags)
+    next("call_alias") == Some(s(&c.call_alias))
+        && next("caps").is_some_and(|v| list_eq(v, &c.caps))
+        && next("contract_id") == Some("")
+        && next("iss") == Some(s(&c.issuer))
+        && next("name") == Some(s(&c.name))
+        && next("rev").and_then(|r| r.parse::<i64>().ok()) == Some(c.revision.unwrap_or(0))
+        && next("sub").is_some()
+        && next("tags").is_some_and(|v| list_eq(v, &c.tags))
+        && next("version") == Some(s(&c.version))
+        && it.next().is_none()
 }
 
 fn join(v: &Option<Vec<String>>) -> String {
@@ -879,11 +981,11 @@ fn push_log(
     let capacity = log.capacity.max(1);
     while log.entries.len() >= capacity {
         if let Some(old) = log.entries.pop_front() {
-            log.ids.remove(&old.id);
+            log.ids.remove(&id_hash(&old.id));
         }
     }
     if let Some(id) = id.filter(|i| !i.is_empty()) {
-        log.ids.insert(id.to_string());
+        log.ids.insert(id_hash(id));
     }
     log.entries.push_back(LogEntry {
         seq: log.total,
@@ -897,6 +999,13 @@ fn push_log(
         id: id.unwrap_or_default().to_string(),
     });
     log.total += 1;
+}
+
+/// 64-bit hash of an event id for the repeat check. A false "repeat" needs a 64-bit collision
+/// among the ~1000 ids in the log window: about 1 in 10^16 per event.
+fn id_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6c61_7474_6963_6521).hash_one(id)
 }
 
 /// Short form of a 56-character key for one-line summaries.
