@@ -11,3 +11,4 @@
 
 pub mod lattice;
 pub mod state;
+pub mod ui;
