@@ -399,6 +399,27 @@ fn actors_tab() {
 }
 
 #[test]
+fn actors_tab_200_columns_shows_every_column() {
+    let m = lattice();
+    let mut v = view_on(Tab::Actors);
+    let term = draw(&m, &mut v, 200, 16);
+    let text = format!("{}", term.backend());
+    for title in [
+        "NAME",
+        "ID",
+        "HOST",
+        "INST",
+        "REV",
+        "STATUS",
+        "IMAGE",
+        "LAST FAILURE",
+    ] {
+        assert!(text.contains(title), "{title}");
+    }
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
 fn providers_tab() {
     let m = lattice();
     let mut v = view_on(Tab::Providers);
