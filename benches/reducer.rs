@@ -3,6 +3,7 @@
 //! Target: ≥ 1,000,000 events/s. Run: `cargo bench --bench reducer`.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -32,7 +33,7 @@ fn key(prefix: char, i: usize) -> String {
     k
 }
 
-fn stream() -> Vec<LatticeEvent> {
+fn stream() -> Vec<Arc<LatticeEvent>> {
     let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
     let mut out = Vec::with_capacity(EVENTS);
     let mut n = 0usize;
@@ -112,7 +113,12 @@ fn stream() -> Vec<LatticeEvent> {
         } else {
             host
         };
-        out.push(LatticeEvent::new(format!("{n:08x}-ev"), source, t, data));
+        out.push(Arc::new(LatticeEvent::new(
+            format!("{n:08x}-ev"),
+            source,
+            t,
+            data,
+        )));
         n += 1;
     }
     out
@@ -130,7 +136,8 @@ fn reducer(c: &mut Criterion) {
             || fresh.clone(),
             |mut m| {
                 for ev in &events {
-                    black_box(apply(&mut m, ev, now));
+                    // As the console does: the event arrives shared, the log keeps it.
+                    black_box(apply(&mut m, Arc::clone(ev), now));
                 }
                 m
             },

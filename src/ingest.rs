@@ -11,7 +11,7 @@ pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
     match msg {
         MonitorMsg::Subscribed => false,
         MonitorMsg::Event(ev) => {
-            state::apply(model, &ev, now);
+            state::apply(model, ev, now);
             true
         }
         MonitorMsg::Malformed(err) => {

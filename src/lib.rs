@@ -23,6 +23,7 @@ pub mod logging;
 pub mod snapshot;
 pub mod state;
 pub mod terminal;
+pub mod ui;
 
 use std::process::ExitCode;
 

@@ -403,19 +403,21 @@ fn render(m: &Lattice) -> String {
             "  #{} recv {} time {} {:?} {}{} from {} id {}: {}",
             e.seq,
             ts(e.received),
-            opt_ts(e.time),
+            opt_ts(e.time()),
             e.level,
-            e.kind,
-            e.ty.as_deref()
-                .map(|t| format!(" ({t})"))
-                .unwrap_or_default(),
-            if e.source.is_empty() { "-" } else { &e.source },
-            if e.id.is_empty() {
+            e.kind(),
+            e.ty().map(|t| format!(" ({t})")).unwrap_or_default(),
+            if e.source().is_empty() {
                 "-"
             } else {
-                e.id.get(..8).unwrap_or(&e.id)
+                e.source()
             },
-            e.summary
+            if e.id().is_empty() {
+                "-"
+            } else {
+                e.id().get(..8).unwrap_or(e.id())
+            },
+            e.summary(Some(m))
         )
         .expect("write");
     }

@@ -35,7 +35,7 @@ pub enum MonitorMsg {
     /// The event subscription is in place; events published from now on will be seen.
     Subscribed,
     /// A decoded lattice event.
-    Event(Box<LatticeEvent>),
+    Event(std::sync::Arc<LatticeEvent>),
     /// A message on the event subject that could not be decoded.
     Malformed(DecodeError),
     /// A resync round finished.
@@ -168,7 +168,7 @@ pub async fn run(
                     return Ok(());
                 };
                 let out = match LatticeEvent::from_json(&msg.payload) {
-                    Ok(ev) => MonitorMsg::Event(Box::new(ev)),
+                    Ok(ev) => MonitorMsg::Event(std::sync::Arc::new(ev)),
                     Err(e) => {
                         tracing::warn!(error = %e, "undecodable message on the event subject");
                         MonitorMsg::Malformed(e)

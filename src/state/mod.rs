@@ -6,6 +6,8 @@
 
 pub mod model;
 pub mod reduce;
+pub mod summary;
 
 pub use model::*;
 pub use reduce::*;
+pub use summary::{level_of, short_key, summary};

@@ -4,11 +4,14 @@
 //! the snapshot tests. Pure: no I/O, no clock; every time in here was passed in by the caller.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::lattice::protocol::{ClaimsMap, EventKind, LinkDefinition, StringMap};
+use crate::lattice::protocol::{
+    ClaimsMap, EventData, EventKind, LatticeEvent, LinkDefinition, StringMap,
+};
 
 /// A point in time, always passed in by the caller.
 pub type Timestamp = DateTime<Utc>;
@@ -356,27 +359,112 @@ pub enum LogLevel {
     Error,
 }
 
-/// One entry of the event log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a log entry records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logged {
+    /// A decoded event, shared with the code that received it (no copy is made).
+    Event(Arc<LatticeEvent>),
+    /// A message that could not be decoded.
+    Malformed {
+        /// The envelope's `source`, when the envelope was readable.
+        source: String,
+        /// The event type, when it was readable.
+        kind: EventKind,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// One entry of the event log. Its one-line summary is made on demand
+/// ([`LogEntry::summary`]): the console only ever shows a screenful of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
     /// Sequence number in the log (monotonic).
     pub seq: u64,
-    /// CloudEvent id (empty for malformed messages).
-    pub id: String,
     /// When it was received.
     pub received: Timestamp,
-    /// The CloudEvent `time`, if any.
-    pub time: Option<Timestamp>,
-    /// The CloudEvent `source` (host id or `n/a`).
-    pub source: String,
-    /// Event kind (`Unknown` for unknown and malformed events).
-    pub kind: EventKind,
-    /// The type string for unknown events, `malformed` for undecodable ones.
-    pub ty: Option<String>,
-    /// One-line description.
-    pub summary: String,
     /// Severity.
     pub level: LogLevel,
+    /// The event or the decode failure.
+    pub what: Logged,
+}
+
+impl LogEntry {
+    /// CloudEvent id (empty for malformed messages).
+    pub fn id(&self) -> &str {
+        match &self.what {
+            Logged::Event(e) => &e.id,
+            Logged::Malformed { .. } => "",
+        }
+    }
+
+    /// The CloudEvent `time`, if any.
+    pub fn time(&self) -> Option<Timestamp> {
+        match &self.what {
+            Logged::Event(e) => e.time,
+            Logged::Malformed { .. } => None,
+        }
+    }
+
+    /// The CloudEvent `source` (host id or `n/a`; empty when unreadable).
+    pub fn source(&self) -> &str {
+        match &self.what {
+            Logged::Event(e) => &e.source,
+            Logged::Malformed { source, .. } => source,
+        }
+    }
+
+    /// Event kind (`Unknown` for unknown types and unreadable envelopes).
+    pub fn kind(&self) -> EventKind {
+        match &self.what {
+            Logged::Event(e) => e.kind(),
+            Logged::Malformed { kind, .. } => *kind,
+        }
+    }
+
+    /// The type string for unknown events, `malformed` for undecodable ones.
+    pub fn ty(&self) -> Option<&str> {
+        match &self.what {
+            Logged::Event(e) => match &e.data {
+                EventData::Unknown { ty } => Some(ty),
+                _ => None,
+            },
+            Logged::Malformed { .. } => Some("malformed"),
+        }
+    }
+
+    /// The decoded event, if it decoded.
+    pub fn event(&self) -> Option<&LatticeEvent> {
+        match &self.what {
+            Logged::Event(e) => Some(e),
+            Logged::Malformed { .. } => None,
+        }
+    }
+
+    /// One-line description. With `names`, actors are called by their claims name.
+    pub fn summary(&self, names: Option<&Lattice>) -> String {
+        match &self.what {
+            Logged::Event(e) => super::summary::summary(names, e),
+            Logged::Malformed { reason, .. } => reason.clone(),
+        }
+    }
+}
+
+impl Serialize for LogEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LogEntry", 9)?;
+        st.serialize_field("seq", &self.seq)?;
+        st.serialize_field("id", self.id())?;
+        st.serialize_field("received", &self.received)?;
+        st.serialize_field("time", &self.time())?;
+        st.serialize_field("source", self.source())?;
+        st.serialize_field("kind", &self.kind())?;
+        st.serialize_field("ty", &self.ty())?;
+        st.serialize_field("level", &self.level)?;
+        st.serialize_field("summary", &self.summary(None))?;
+        st.end()
+    }
 }
 
 /// Bounded log of recent events, newest last. Remembers the ids it holds so a repeated event
@@ -473,7 +561,7 @@ impl Tombstones {
 }
 
 /// The whole lattice as the console sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Lattice {
     /// Lattice prefix.
     pub lattice: String,
@@ -497,7 +585,29 @@ pub struct Lattice {
     /// do not bring them back as ghosts.
     #[serde(skip)]
     pub(crate) stopped_hosts: BTreeMap<String, Option<Timestamp>>,
+    /// Digest of the event claims each `claims` entry was last built from, so the many
+    /// `actor_started` events of a scale-up cost one hash lookup, not a map comparison.
+    #[serde(skip)]
+    pub(crate) claims_digest: std::collections::HashMap<String, u64, foldhash::fast::RandomState>,
 }
+
+/// Equality of what the model knows; caches (the claims digests) are left out.
+impl PartialEq for Lattice {
+    fn eq(&self, o: &Self) -> bool {
+        self.lattice == o.lattice
+            && self.config == o.config
+            && self.hosts == o.hosts
+            && self.links == o.links
+            && self.claims == o.claims
+            && self.refmaps == o.refmaps
+            && self.events == o.events
+            && self.stats == o.stats
+            && self.connection == o.connection
+            && self.stopped_hosts == o.stopped_hosts
+    }
+}
+
+impl Eq for Lattice {}
 
 impl Lattice {
     /// An empty model of `lattice`.
@@ -517,6 +627,7 @@ impl Lattice {
             stats: Stats::default(),
             connection: ConnectionInfo::default(),
             stopped_hosts: BTreeMap::new(),
+            claims_digest: Default::default(),
         }
     }
 

@@ -13,6 +13,7 @@
 //! - An event whose id is still in the event log is a repeat and changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::lattice::protocol::{
     ActorEventClaims, ActorInstance, ClaimsMap, DecodeError, EventData, EventKind, HeartbeatActors,
@@ -22,8 +23,10 @@ use crate::lattice::protocol::{
 
 use super::model::{
     ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LogEntry,
-    LogLevel, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones, provider_key,
+    LogLevel, Logged, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones,
+    provider_key,
 };
+use super::summary::level_of;
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,18 +41,34 @@ pub enum Applied {
     Ignored,
 }
 
-/// Applies one decoded event received at `now`.
-pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
+/// Applies one decoded event received at `now`. The log keeps the event itself: pass an
+/// `Arc<LatticeEvent>` to share it without a copy (a `&LatticeEvent` is cloned once).
+pub fn apply(m: &mut Lattice, ev: impl Into<Arc<LatticeEvent>>, now: Timestamp) -> Applied {
+    let ev: Arc<LatticeEvent> = ev.into();
     if !ev.id.is_empty() && m.events.ids.contains(&id_hash(&ev.id)) {
         return Applied::Duplicate;
     }
     let applied = match &ev.data {
         EventData::Unknown { .. } => Applied::Ignored,
         EventData::LinkdefSet(link) => {
-            let link = link.clone().with_id();
-            if m.links.get(&link.id) == Some(&link) {
+            let computed;
+            let id = if link.id.is_empty() {
+                computed = link.computed_id();
+                &computed
+            } else {
+                &link.id
+            };
+            let same = m.links.get(id).is_some_and(|have| {
+                have.actor_id == link.actor_id
+                    && have.provider_id == link.provider_id
+                    && have.contract_id == link.contract_id
+                    && have.link_name == link.link_name
+                    && have.values == link.values
+            });
+            if same {
                 Applied::Unchanged
             } else {
+                let link = link.clone().with_id();
                 m.links.insert(link.id.clone(), link);
                 Applied::Changed
             }
@@ -71,7 +90,7 @@ pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
             }
         }
         EventData::HostStopped(_) => host_stopped(m, &ev.source, ev.time),
-        _ => apply_host_event(m, ev, now),
+        _ => apply_host_event(m, &ev, now),
     };
     match applied {
         Applied::Changed => m.stats.changed += 1,
@@ -79,22 +98,8 @@ pub fn apply(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Applied {
         Applied::Ignored => m.stats.unknown += 1,
         Applied::Duplicate => {}
     }
-    let (summary, level) = summarize(m, ev);
-    let ty = match &ev.data {
-        EventData::Unknown { ty } => Some(ty.clone()),
-        _ => None,
-    };
-    push_log(
-        m,
-        Some(&ev.id),
-        now,
-        ev.time,
-        &ev.source,
-        ev.kind(),
-        ty,
-        summary,
-        level,
-    );
+    let level = level_of(&ev.data);
+    push_log(m, now, level, Logged::Event(ev));
     applied
 }
 
@@ -109,14 +114,13 @@ pub fn record_malformed(m: &mut Lattice, err: &DecodeError, now: Timestamp) {
     };
     push_log(
         m,
-        None,
         now,
-        None,
-        &source,
-        kind,
-        Some("malformed".to_string()),
-        err.to_string(),
         LogLevel::Error,
+        Logged::Malformed {
+            source,
+            kind,
+            reason: err.to_string(),
+        },
     );
 }
 
@@ -190,6 +194,7 @@ pub fn apply_resync(m: &mut Lattice, snap: &LatticeSnapshot, now: Timestamp) {
             .collect();
     }
     if let Some(claims) = &snap.claims {
+        m.claims_digest.clear();
         m.claims = claims
             .iter()
             .filter_map(|c| Some((c.get("sub")?.clone(), c.clone())))
@@ -637,14 +642,20 @@ fn apply_to_host(
     if let Some(c) = claims_update {
         let changed = match c {
             ClaimsUpdate::Actor(pk, c) => {
-                let same = m
-                    .claims
-                    .get(pk)
-                    .is_some_and(|have| actor_claims_match(have, c));
-                if !same {
-                    m.claims.insert(pk.to_string(), actor_claims(pk, c));
+                let digest = claims_digest(c);
+                if m.claims_digest.get(pk) == Some(&digest) && m.claims.contains_key(pk) {
+                    false
+                } else {
+                    let same = m
+                        .claims
+                        .get(pk)
+                        .is_some_and(|have| actor_claims_match(have, c));
+                    if !same {
+                        m.claims.insert(pk.to_string(), actor_claims(pk, c));
+                    }
+                    m.claims_digest.insert(pk.to_string(), digest);
+                    !same
                 }
-                !same
             }
             ClaimsUpdate::Provider(pk, contract, c) => {
                 let known = m.claims.contains_key(pk);
@@ -897,6 +908,11 @@ enum ClaimsUpdate<'a> {
     Provider(&'a str, &'a str, &'a ProviderEventClaims),
 }
 
+fn claims_digest(c: &ActorEventClaims) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x636c_6169_6d73).hash_one(c)
+}
+
 /// Whether `have` already says what the event's claims say. Walks `have` in key order against
 /// the expected values instead of building a map or looking keys up one by one.
 fn actor_claims_match(have: &ClaimsMap, c: &ActorEventClaims) -> bool {
@@ -965,39 +981,24 @@ fn provider_claims(public_key: &str, contract_id: &str, c: &ProviderEventClaims)
     m
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_log(
-    m: &mut Lattice,
-    id: Option<&str>,
-    now: Timestamp,
-    time: Option<Timestamp>,
-    source: &str,
-    kind: EventKind,
-    ty: Option<String>,
-    summary: String,
-    level: LogLevel,
-) {
+fn push_log(m: &mut Lattice, now: Timestamp, level: LogLevel, what: Logged) {
     let log = &mut m.events;
     let capacity = log.capacity.max(1);
     while log.entries.len() >= capacity {
         if let Some(old) = log.entries.pop_front() {
-            log.ids.remove(&id_hash(&old.id));
+            log.ids.remove(&id_hash(old.id()));
         }
     }
-    if let Some(id) = id.filter(|i| !i.is_empty()) {
-        log.ids.insert(id_hash(id));
-    }
-    log.entries.push_back(LogEntry {
+    let entry = LogEntry {
         seq: log.total,
         received: now,
-        time,
-        source: source.to_string(),
-        kind,
-        ty,
-        summary,
         level,
-        id: id.unwrap_or_default().to_string(),
-    });
+        what,
+    };
+    if !entry.id().is_empty() {
+        log.ids.insert(id_hash(entry.id()));
+    }
+    log.entries.push_back(entry);
     log.total += 1;
 }
 
@@ -1008,212 +1009,32 @@ fn id_hash(id: &str) -> u64 {
     foldhash::quality::FixedState::with_seed(0x6c61_7474_6963_6521).hash_one(id)
 }
 
-/// Short form of a 56-character key for one-line summaries.
-pub fn short_key(k: &str) -> &str {
-    match k.char_indices().nth(10) {
-        Some((i, _)) if k.len() > 12 => &k[..i],
-        _ => k,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_built_from_an_event_match_that_event() {
+        let c = ActorEventClaims {
+            name: Some("echo".into()),
+            revision: Some(3),
+            caps: Some(vec![
+                "wasmcloud:httpserver".into(),
+                "wasmcloud:keyvalue".into(),
+            ]),
+            tags: Some(vec![]),
+            issuer: Some("AC".into()),
+            ..ActorEventClaims::default()
+        };
+        assert!(actor_claims_match(&actor_claims("MB", &c), &c));
+        let other = ActorEventClaims {
+            revision: Some(4),
+            ..c.clone()
+        };
+        assert!(!actor_claims_match(&actor_claims("MB", &c), &other));
+        assert!(actor_claims_match(
+            &actor_claims("MB", &ActorEventClaims::default()),
+            &ActorEventClaims::default()
+        ));
     }
-}
-
-/// The claims name carried by the event, else the short key. Names are not looked up in the
-/// model here: that is the console's job at render time, and keeps the hot path cheap.
-fn actor_label<'a>(_m: &Lattice, pk: &'a str, claims_name: Option<&'a str>) -> &'a str {
-    claims_name.unwrap_or_else(|| short_key(pk))
-}
-
-fn summarize(m: &Lattice, ev: &LatticeEvent) -> (String, LogLevel) {
-    use LogLevel::{Error, Info, Warn};
-    match &ev.data {
-        EventData::HostStarted(d) => (
-            format!(
-                "host {} started{}",
-                display_or(&d.friendly_name, &ev.source),
-                d.version
-                    .as_deref()
-                    .map(|v| format!(" (v{v})"))
-                    .unwrap_or_default()
-            ),
-            Info,
-        ),
-        EventData::HostStopped(_) => ("host stopped".into(), Warn),
-        EventData::HostHeartbeat(hb) => {
-            let (actors, instances) = match &hb.actors {
-                HeartbeatActors::Counts(c) => (c.len(), c.values().sum::<u64>() as usize),
-                HeartbeatActors::Instances(l) => (
-                    l.iter()
-                        .map(|i| &i.public_key)
-                        .collect::<BTreeSet<_>>()
-                        .len(),
-                    l.len(),
-                ),
-            };
-            (
-                format!(
-                    "heartbeat: {actors} actors ({instances} instances), {} providers",
-                    hb.providers.len()
-                ),
-                Info,
-            )
-        }
-        EventData::ActorStarted(d) => (
-            format!(
-                "actor {} started{}",
-                actor_label(
-                    m,
-                    &d.public_key,
-                    d.claims.as_ref().and_then(|c| c.name.as_deref())
-                ),
-                instance_suffix(&d.instance_id)
-            ),
-            Info,
-        ),
-        EventData::ActorsStarted(d) => (
-            format!(
-                "{} × actor {} started",
-                d.count,
-                actor_label(
-                    m,
-                    &d.public_key,
-                    d.claims.as_ref().and_then(|c| c.name.as_deref())
-                )
-            ),
-            Info,
-        ),
-        EventData::ActorStartFailed(d) => (
-            format!("actor {} failed to start: {}", d.actor_ref, d.error),
-            Error,
-        ),
-        EventData::ActorsStartFailed(d) => (
-            format!(
-                "actor {} failed to start: {}",
-                d.image_ref.as_deref().unwrap_or(&d.public_key),
-                d.error
-            ),
-            Error,
-        ),
-        EventData::ActorStopped(d) => (
-            format!(
-                "actor {} stopped{}",
-                actor_label(m, &d.public_key, None),
-                instance_suffix(&d.instance_id)
-            ),
-            Info,
-        ),
-        EventData::ActorsStopped(d) => (
-            format!(
-                "{} × actor {} stopped, {} remaining",
-                d.count,
-                actor_label(m, &d.public_key, None),
-                d.remaining
-            ),
-            Info,
-        ),
-        EventData::ActorUpdated(d) => (
-            format!(
-                "actor {} updated to revision {}",
-                actor_label(m, &d.public_key, None),
-                d.revision
-            ),
-            Info,
-        ),
-        EventData::ActorUpdateFailed(d) => (
-            format!(
-                "actor {} update to revision {} failed: {}",
-                actor_label(m, &d.public_key, None),
-                d.revision,
-                d.reason
-            ),
-            Error,
-        ),
-        EventData::ProviderStarted(d) => (
-            format!(
-                "provider {} ({}) started on link {}",
-                d.claims
-                    .as_ref()
-                    .and_then(|c| c.name.as_deref())
-                    .unwrap_or_else(|| short_key(&d.public_key)),
-                d.contract_id,
-                d.link_name
-            ),
-            Info,
-        ),
-        EventData::ProviderStartFailed(d) => (
-            format!(
-                "provider {} (link {}) failed to start: {}",
-                d.provider_ref, d.link_name, d.error
-            ),
-            Error,
-        ),
-        EventData::ProviderStopped(d) => (
-            format!(
-                "provider {} (link {}) stopped: {}",
-                short_key(&d.public_key),
-                d.link_name,
-                display_or(&d.reason, "normal")
-            ),
-            Info,
-        ),
-        EventData::HealthCheckPassed(d) => (
-            format!(
-                "provider {} (link {}) healthy",
-                short_key(&d.public_key),
-                d.link_name
-            ),
-            Info,
-        ),
-        EventData::HealthCheckFailed(d) => (
-            format!(
-                "provider {} (link {}) unhealthy",
-                short_key(&d.public_key),
-                d.link_name
-            ),
-            Warn,
-        ),
-        EventData::HealthCheckStatus(d) => (
-            format!(
-                "provider {} (link {}) health unchanged",
-                short_key(&d.public_key),
-                d.link_name
-            ),
-            Info,
-        ),
-        EventData::LinkdefSet(l) => (
-            format!(
-                "link set: {} → {} ({}, link {})",
-                actor_label(m, &l.actor_id, None),
-                short_key(&l.provider_id),
-                l.contract_id,
-                l.link_name
-            ),
-            Info,
-        ),
-        EventData::LinkdefDeleted(l) => (
-            format!(
-                "link deleted: {} → {} ({}, link {})",
-                actor_label(m, &l.actor_id, None),
-                short_key(&l.provider_id),
-                l.contract_id,
-                l.link_name
-            ),
-            Info,
-        ),
-        EventData::RefmapSet(r) => (
-            format!("ref {} → {}", r.oci_url, short_key(&r.public_key)),
-            Info,
-        ),
-        EventData::Unknown { ty } => (format!("unknown event type {ty}"), Warn),
-    }
-}
-
-fn instance_suffix(id: &str) -> String {
-    if id.is_empty() {
-        String::new()
-    } else {
-        format!(" (instance {})", short_key(id))
-    }
-}
-
-fn display_or<'a>(s: &'a str, fallback: &'a str) -> &'a str {
-    if s.is_empty() { fallback } else { s }
 }

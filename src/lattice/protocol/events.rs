@@ -88,7 +88,7 @@ where
 }
 
 /// Claims carried by actor events (`actor_started`, `actors_started`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActorEventClaims {
     /// Call alias, `null` when unset.
     #[serde(default)]
@@ -688,6 +688,12 @@ impl LatticeEvent {
     pub fn to_json(&self) -> Result<Vec<u8>, EncodeError> {
         let ce = self.to_cloudevent()?;
         serde_json::to_vec(&ce).map_err(|e| EncodeError::Data(e.to_string()))
+    }
+}
+
+impl From<&LatticeEvent> for std::sync::Arc<LatticeEvent> {
+    fn from(ev: &LatticeEvent) -> Self {
+        std::sync::Arc::new(ev.clone())
     }
 }
 

@@ -1,0 +1,80 @@
+//! The Actors tab: one row per host × actor with name, id, host, instance count, revision,
+//! status, image reference and the last failure.
+//!
+//! Pure rendering of borrowed model data: no I/O, no clock.
+
+use std::borrow::Cow;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+
+use crate::state::{ActorStatus, Lattice};
+
+use super::format::{self, short_id};
+use super::rows::{self, ActorRow};
+use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
+use super::theme::Theme;
+use super::view_state::{Tab, ViewState};
+
+const COLUMNS: &[Column] = &[
+    grow("NAME", 14, 8, 0),
+    col("ID", 10, 6, 3),
+    col("HOST", 12, 6, 1),
+    col("INST", 4, 4, 0),
+    col("REV", 3, 3, 4),
+    col("STATUS", 15, 15, 0),
+    grow("IMAGE", 24, 10, 5),
+    grow("LAST FAILURE", 24, 12, 2),
+];
+
+/// The style of an actor status.
+pub(crate) fn status_style(theme: &Theme, s: ActorStatus) -> Style {
+    match s {
+        ActorStatus::Running => theme.ok,
+        ActorStatus::UpdateFailed => theme.warn,
+        ActorStatus::StartFailed => theme.error,
+    }
+}
+
+/// Draws the Actors table.
+pub(crate) fn render(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Lattice,
+    view: &mut ViewState,
+    rows: &[ActorRow<'_>],
+    at: Place,
+) {
+    let theme = *view.theme();
+    let spec = TableSpec {
+        tab: Tab::Actors,
+        title_extra: Vec::new(),
+        columns: COLUMNS,
+        len: rows.len(),
+        unfiltered: rows::unfiltered_len(Tab::Actors, model),
+        at,
+    };
+    table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
+}
+
+fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText<'a>> {
+    let a = r.actor;
+    let plain = Style::new();
+    vec![
+        (Cow::Borrowed(rows::actor_name(model, a)), plain),
+        (Cow::Borrowed(short_id(&a.id)), theme.dim),
+        (Cow::Borrowed(r.host.display_name()), plain),
+        (Cow::Owned(a.count().to_string()), plain),
+        (Cow::Owned(a.revision.to_string()), plain),
+        (
+            Cow::Borrowed(format::actor_status(a.status)),
+            status_style(theme, a.status),
+        ),
+        (Cow::Borrowed(a.image_ref.as_deref().unwrap_or("—")), plain),
+        match &a.last_failure {
+            Some(f) => (Cow::Borrowed(f.reason.as_str()), theme.error),
+            None => (Cow::Borrowed(""), plain),
+        },
+    ]
+}

@@ -1,0 +1,312 @@
+//! The detail pane: everything the model knows about the selected row (full ids, times,
+//! labels, claims, failures, link values, the whole event summary), as `key  value` lines.
+//!
+//! Pure rendering of borrowed model data at the given `now`: no I/O, no clock.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::lattice::protocol::{ClaimsMap, LinkDefinition};
+use crate::state::{HostState, Lattice, LogEntry, Timestamp};
+
+use super::format::{self, short_id};
+use super::rows::{self, ActorRow, ProviderRow, Rows};
+use super::theme::Theme;
+use super::{actors, events, hosts, providers};
+
+/// Width of the key column.
+const KEY_WIDTH: usize = 12;
+
+/// Instance ids listed before "… and N more".
+const MAX_INSTANCES: usize = 8;
+
+struct Lines<'t> {
+    theme: &'t Theme,
+    /// Inner width of the pane, for wrapping.
+    width: usize,
+    lines: Vec<Line<'static>>,
+}
+
+impl Lines<'_> {
+    /// `key  value`, the value wrapped under itself when it is too long.
+    fn kv(&mut self, key: &str, value: impl Into<String>, style: Style) {
+        let value = value.into();
+        let indent = KEY_WIDTH + 1;
+        let mut parts = format::wrap(&value, self.width.saturating_sub(indent)).into_iter();
+        let first = parts.next().unwrap_or_default();
+        self.lines.push(Line::from(vec![
+            Span::styled(format!("{key:<KEY_WIDTH$} "), self.theme.label),
+            Span::styled(first, style),
+        ]));
+        for part in parts {
+            self.lines.push(Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(part, style),
+            ]));
+        }
+    }
+
+    fn plain(&mut self, key: &str, value: impl Into<String>) {
+        self.kv(key, value, Style::new());
+    }
+
+    fn opt(&mut self, key: &str, value: Option<impl Into<String>>) {
+        match value {
+            Some(v) => self.plain(key, v),
+            None => self.kv(key, "—", self.theme.dim),
+        }
+    }
+
+    fn section(&mut self, title: &str) {
+        self.lines
+            .push(Line::styled(title.to_string(), self.theme.table_header));
+    }
+
+    /// A line indented by two columns, wrapped under itself.
+    fn indented(&mut self, text: String, style: Style) {
+        for part in format::wrap(&text, self.width.saturating_sub(2)) {
+            self.lines.push(Line::styled(format!("  {part}"), style));
+        }
+    }
+
+    fn map<'a>(&mut self, title: &str, map: impl IntoIterator<Item = (&'a String, &'a String)>) {
+        let mut it = map.into_iter().peekable();
+        if it.peek().is_none() {
+            self.kv(title, "none", self.theme.dim);
+            return;
+        }
+        self.section(title);
+        for (k, v) in it {
+            self.indented(format!("{k}={v}"), Style::new());
+        }
+    }
+
+    fn claims(&mut self, claims: Option<&ClaimsMap>) {
+        let Some(c) = claims else {
+            return;
+        };
+        self.section("claims");
+        for key in [
+            "iss",
+            "version",
+            "rev",
+            "call_alias",
+            "caps",
+            "tags",
+            "contract_id",
+        ] {
+            if let Some(v) = c.get(key).filter(|v| !v.is_empty() && *v != "0") {
+                self.indented(format!("{key}: {v}"), Style::new());
+            }
+        }
+    }
+}
+
+/// Draws the detail of row `i` of `rows` into `area`.
+pub(crate) fn render(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Lattice,
+    theme: &Theme,
+    rows: &Rows<'_>,
+    i: usize,
+    now: Timestamp,
+) {
+    let mut l = Lines {
+        theme,
+        width: usize::from(area.width.saturating_sub(2)),
+        lines: Vec::new(),
+    };
+    let title = match rows {
+        Rows::Hosts(v) => v.get(i).map(|h| {
+            host(&mut l, h, now);
+            format!("host {}", h.display_name())
+        }),
+        Rows::Actors(v) => v.get(i).map(|r| {
+            actor(&mut l, model, r, now);
+            format!("actor {}", rows::actor_name(model, r.actor))
+        }),
+        Rows::Providers(v) => v.get(i).map(|r| {
+            provider(&mut l, model, r, now);
+            format!("provider {}", rows::provider_name(model, r.provider))
+        }),
+        Rows::Links(v) => v.get(i).map(|link| {
+            link_lines(&mut l, model, link);
+            format!("link {}", link.link_name)
+        }),
+        Rows::Events(v) => v.get(i).map(|e| {
+            event(&mut l, model, e);
+            format!("event #{}", e.seq)
+        }),
+    }
+    .unwrap_or_default();
+    let block = Block::bordered()
+        .border_style(theme.border)
+        .title(Span::styled(format!(" {title} "), theme.title));
+    frame.render_widget(Paragraph::new(l.lines).block(block), area);
+}
+
+/// `39s ago (12:01:01)`.
+fn when(t: Timestamp, now: Timestamp) -> String {
+    format!("{} ({})", format::age(t, now), format::clock(t))
+}
+
+/// `1 instance`, `2 instances`.
+fn count(n: impl Into<u64>, what: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn failure(l: &mut Lines<'_>, f: Option<&crate::state::Failure>, now: Timestamp) {
+    match f {
+        Some(f) => {
+            l.kv(
+                "failure",
+                format!("{} {}", f.kind, format::age(f.at, now)),
+                l.theme.error,
+            );
+            l.indented(f.reason.clone(), l.theme.error);
+        }
+        None => l.kv("failure", "none", l.theme.dim),
+    }
+}
+
+fn host(l: &mut Lines<'_>, h: &HostState, now: Timestamp) {
+    l.plain("name", h.display_name());
+    l.kv(
+        "status",
+        format::host_status(h.status),
+        hosts::status_style(l.theme, h.status),
+    );
+    l.opt("heartbeat", h.last_heartbeat.map(|t| when(t, now)));
+    l.plain("last seen", when(h.last_seen, now));
+    l.plain(
+        "actors",
+        format!(
+            "{} ({})",
+            h.actors.len(),
+            count(h.actor_instances(), "instance")
+        ),
+    );
+    l.plain("providers", h.providers.len().to_string());
+    l.opt("version", h.version.as_deref());
+    l.opt("uptime", h.uptime_at(now).map(format::duration));
+    l.plain("first seen", when(h.first_seen, now));
+    l.plain("id", h.id.as_str());
+    l.opt("issuer", h.issuer.as_deref());
+    l.map("labels", &h.labels);
+}
+
+fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
+    let a = r.actor;
+    l.plain("name", rows::actor_name(model, a));
+    l.kv(
+        "status",
+        format::actor_status(a.status),
+        actors::status_style(l.theme, a.status),
+    );
+    failure(l, a.last_failure.as_ref(), now);
+    l.plain(
+        "host",
+        format!("{} ({})", r.host.display_name(), short_id(&r.host.id)),
+    );
+    let instances = if a.unidentified > 0 {
+        format!("{} ({} not yet identified)", a.count(), a.unidentified)
+    } else {
+        a.count().to_string()
+    };
+    l.plain("instances", instances);
+    l.plain("revision", a.revision.to_string());
+    l.opt("updated", a.last_update.map(|t| when(t, now)));
+    l.opt("image", a.image_ref.as_deref());
+    l.plain("id", a.id.as_str());
+    l.claims(model.claims.get(&a.id));
+    if !a.instances.is_empty() {
+        l.section("instances");
+        for (id, inst) in a.instances.iter().take(MAX_INSTANCES) {
+            l.indented(format!("{id} rev {}", inst.revision), Style::new());
+        }
+        if a.instances.len() > MAX_INSTANCES {
+            l.indented(
+                format!("… and {} more", a.instances.len() - MAX_INSTANCES),
+                l.theme.dim,
+            );
+        }
+    }
+}
+
+fn provider(l: &mut Lines<'_>, model: &Lattice, r: &ProviderRow<'_>, now: Timestamp) {
+    let p = r.provider;
+    l.plain("name", rows::provider_name(model, p));
+    let since = p
+        .health_at
+        .map(|t| format!(" since {}", format::age(t, now)))
+        .unwrap_or_default();
+    l.kv(
+        "health",
+        format!("{}{since}", format::provider_health(p.health)),
+        providers::health_style(l.theme, p.health),
+    );
+    failure(l, p.last_failure.as_ref(), now);
+    l.plain(
+        "host",
+        format!("{} ({})", r.host.display_name(), short_id(&r.host.id)),
+    );
+    l.plain("link", p.link_name.as_str());
+    l.opt(
+        "contract",
+        Some(p.contract_id.as_str()).filter(|c| !c.is_empty()),
+    );
+    l.opt("image", p.image_ref.as_deref());
+    l.opt("instance", p.instance_id.as_deref());
+    l.plain("key", p.public_key.as_str());
+    l.map("annotations", &p.annotations);
+    l.claims(model.claims.get(&p.public_key));
+}
+
+fn link_lines(l: &mut Lines<'_>, model: &Lattice, link: &LinkDefinition) {
+    l.plain("link name", link.link_name.as_str());
+    l.plain("contract", link.contract_id.as_str());
+    l.plain("actor", rows::link_party(model, &link.actor_id));
+    l.plain("actor id", link.actor_id.as_str());
+    l.plain("provider", rows::link_party(model, &link.provider_id));
+    l.plain("provider id", link.provider_id.as_str());
+    l.plain("id", link.id.as_str());
+    l.map("values", &link.values);
+}
+
+fn event(l: &mut Lines<'_>, model: &Lattice, e: &LogEntry) {
+    let style = events::level_style(l.theme, e.level);
+    l.plain("seq", e.seq.to_string());
+    l.kv("level", format::level(e.level), style);
+    l.plain("kind", rows::event_kind(e));
+    if let Some(ty) = e.ty() {
+        l.plain("type", ty);
+    }
+    l.plain("received", format::datetime(e.received));
+    l.opt("event time", e.time().map(format::datetime));
+    let source = e.source();
+    l.plain("source", rows::source_name(model, source));
+    if !source.is_empty() && rows::source_name(model, source) != source {
+        l.plain("source id", source);
+    }
+    l.opt("event id", Some(e.id()).filter(|i| !i.is_empty()));
+    l.section("summary");
+    l.indented(e.summary(Some(model)), style);
+    // The data as it arrived, for everything the summary leaves out.
+    if let Some(data) = e.event().and_then(|ev| ev.data.to_value().ok())
+        && let Ok(text) = serde_json::to_string_pretty(&data)
+    {
+        l.section("data");
+        for line in text.lines() {
+            l.indented(line.to_string(), Style::new());
+        }
+    }
+}

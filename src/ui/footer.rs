@@ -1,0 +1,108 @@
+//! The footer: key hints for the current mode (generated from the keymap's binding table),
+//! the filter being typed with its cursor, and on the right the active filters and the Events
+//! tab's follow state.
+//!
+//! Pure rendering: no I/O.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::state::Lattice;
+
+use super::format::width;
+use super::keymap::{BINDINGS, Mode, Scope};
+use super::theme::Theme;
+use super::view_state::{Tab, ViewState};
+
+/// Draws the footer into `area` (one line).
+pub(crate) fn render(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Lattice,
+    view: &ViewState,
+    follow: Option<String>,
+) {
+    let theme = view.theme();
+    let right = status_spans(model, view, follow);
+    let right_width = right.iter().map(|s| width(&s.content)).sum::<usize>() as u16;
+    let right_width = right_width.min(area.width / 2);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_width)]).areas(area);
+    let left = match view.mode() {
+        Mode::Filter => {
+            let text = view.text_filter();
+            let mut spans = vec![
+                Span::styled("/", theme.key),
+                Span::styled(text.to_string(), theme.filter),
+                Span::raw("  "),
+            ];
+            spans.extend(hints(theme, Mode::Filter));
+            // Cursor right after the typed text.
+            let x = left_area.x.saturating_add(1 + width(text) as u16);
+            if left_area.width > 0 && x < left_area.right() {
+                frame.set_cursor_position(Position::new(x, left_area.y));
+            }
+            spans
+        }
+        Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
+        Mode::Normal => hints(theme, Mode::Normal),
+    };
+    frame.render_widget(Paragraph::new(Line::from(left)), left_area);
+    frame.render_widget(
+        Paragraph::new(Line::from(right).right_aligned()),
+        right_area,
+    );
+}
+
+/// `key hint` pairs of the bindings of `mode` that have a footer hint.
+fn hints(theme: &Theme, mode: Mode) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for b in BINDINGS.iter().filter(|b| b.scope == Scope::In(mode)) {
+        let Some(hint) = b.hint else {
+            continue;
+        };
+        if !spans.is_empty() {
+            spans.push(Span::raw("  "));
+        }
+        let key = b.keys.first().map(|k| k.label()).unwrap_or_default();
+        spans.push(Span::styled(key, theme.key));
+        spans.push(Span::styled(format!(" {hint}"), theme.dim));
+    }
+    spans
+}
+
+/// The active filters and, on the Events tab, the follow state.
+fn status_spans<'a>(model: &'a Lattice, view: &ViewState, follow: Option<String>) -> Vec<Span<'a>> {
+    let theme = view.theme();
+    let mut spans = Vec::new();
+    if let Some(h) = view.row_filter(view.tab()).host {
+        spans.push(Span::styled(
+            format!("host={}", super::host_name(model, h)),
+            theme.filter,
+        ));
+    }
+    let text = view.text_filter();
+    if !text.is_empty() && view.mode() != Mode::Filter {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(format!("/{text}"), theme.filter));
+    }
+    if let (Tab::Events, Some(f)) = (view.tab(), follow) {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        let style = if view.following() {
+            theme.ok
+        } else {
+            theme.warn
+        };
+        spans.push(Span::styled(f, style));
+    }
+    if !spans.is_empty() {
+        spans.push(Span::raw(" "));
+    }
+    spans
+}

@@ -1,0 +1,251 @@
+//! Text formatting shared by the screen regions: durations, ages, clock times, short ids,
+//! status words with their symbols, and width-aware truncation with `…`.
+//!
+//! Pure functions of their arguments (the time `now` is always passed in): no I/O, no clock.
+
+use std::borrow::Cow;
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::state::{ActorStatus, HostStatus, LogLevel, ProviderHealth, Timestamp};
+
+/// The ellipsis that marks truncated text.
+pub const ELLIPSIS: char = '…';
+
+/// Display width of `s` in terminal columns.
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` columns, ending in `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out = String::with_capacity(max + 3);
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push(ELLIPSIS);
+    Cow::Owned(out)
+}
+
+/// `text` broken into lines of at most `max` columns, at spaces where possible, inside long
+/// words (keys, references) where not. Always at least one line.
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    if max == 0 {
+        return vec![text.to_string()];
+    }
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0;
+    for (n, word) in text.split(' ').enumerate() {
+        let ww = width(word);
+        let sep = usize::from(n > 0 && cur_w > 0);
+        if cur_w + sep + ww <= max {
+            if sep == 1 {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+            cur_w += sep + ww;
+            continue;
+        }
+        if cur_w > 0 {
+            lines.push(std::mem::take(&mut cur));
+            cur_w = 0;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if cur_w + cw > max && cur_w > 0 {
+                lines.push(std::mem::take(&mut cur));
+                cur_w = 0;
+            }
+            cur.push(c);
+            cur_w += cw;
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// First characters of a 56-character key (`N…`, `M…`, `V…`), enough to tell keys apart.
+pub fn short_id(id: &str) -> &str {
+    crate::state::short_key(id)
+}
+
+/// A compact duration: `45s`, `12m 3s`, `5h 12m`, `3d 4h`.
+pub fn duration(secs: u64) -> String {
+    const MIN: u64 = 60;
+    const HOUR: u64 = 60 * MIN;
+    const DAY: u64 = 24 * HOUR;
+    match secs {
+        s if s < MIN => format!("{s}s"),
+        s if s < HOUR => format!("{}m {}s", s / MIN, s % MIN),
+        s if s < DAY => format!("{}h {}m", s / HOUR, (s % HOUR) / MIN),
+        s => format!("{}d {}h", s / DAY, (s % DAY) / HOUR),
+    }
+}
+
+/// How long ago `then` was at `now`: `12s ago` (a future `then` reads `0s ago`).
+pub fn age(then: Timestamp, now: Timestamp) -> String {
+    let secs = (now - then).num_seconds().max(0) as u64;
+    format!("{} ago", duration(secs))
+}
+
+/// Wall-clock time of day, `HH:MM:SS` (UTC, as received).
+pub fn clock(t: Timestamp) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+/// Date and time for the detail pane, `2024-05-01 12:00:03Z`.
+pub fn datetime(t: Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Symbol and word of a host status.
+pub fn host_status(s: HostStatus) -> &'static str {
+    match s {
+        HostStatus::Live => "● live",
+        HostStatus::Stale => "◐ stale",
+        HostStatus::Lost => "○ lost",
+    }
+}
+
+/// Symbol and word of an actor status.
+pub fn actor_status(s: ActorStatus) -> &'static str {
+    match s {
+        ActorStatus::Running => "● running",
+        ActorStatus::StartFailed => "✗ start failed",
+        ActorStatus::UpdateFailed => "! update failed",
+    }
+}
+
+/// Symbol and word of a provider health.
+pub fn provider_health(h: ProviderHealth) -> &'static str {
+    match h {
+        ProviderHealth::Awaiting => "… awaiting",
+        ProviderHealth::Healthy => "✓ healthy",
+        ProviderHealth::Unhealthy => "! unhealthy",
+        ProviderHealth::Failed => "✗ failed",
+    }
+}
+
+/// Word of a log level, padded to one width.
+pub fn level(l: LogLevel) -> &'static str {
+    match l {
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
+/// Symbol and word of a connection state string (`connected`, `connecting`, …).
+pub fn connection(state: &str) -> (&'static str, String) {
+    let symbol = match state {
+        "connected" => "●",
+        "connecting" | "reconnecting" => "◌",
+        "closed" | "disconnected" => "✗",
+        _ => "?",
+    };
+    let word = if state.is_empty() { "unknown" } else { state };
+    (symbol, word.to_string())
+}
+
+/// `K=V, K=V` of a string map, in key order.
+pub fn pairs<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut out = String::new();
+    for (k, v) in map {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+/// Whether `hay` contains `needle_lower` (already lower case), ignoring case.
+pub fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    if needle_lower.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() && needle_lower.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+        return h.len() >= n.len()
+            && h.windows(n.len())
+                .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b));
+    }
+    hay.to_lowercase().contains(needle_lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn truncation_respects_width_and_marks_cuts() {
+        assert_eq!(truncate("hello", 5), "hello");
+        assert_eq!(truncate("hello world", 5), "hell…");
+        assert_eq!(truncate("hello", 1), "…");
+        assert_eq!(truncate("hello", 0), "");
+        assert_eq!(truncate("→→→→", 3), "→→…");
+        assert_eq!(width(&truncate("日本語テキスト", 5)), 5);
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_then_inside_long_words() {
+        assert_eq!(wrap("a bb ccc", 4), vec!["a bb", "ccc"]);
+        assert_eq!(wrap("NABCDEFGHIJ", 4), vec!["NABC", "DEFG", "HIJ"]);
+        assert_eq!(wrap("id NABCDEFG", 4), vec!["id", "NABC", "DEFG"]);
+        assert_eq!(wrap("", 4), vec![""]);
+        assert_eq!(wrap("abc", 0), vec!["abc"]);
+    }
+
+    #[test]
+    fn durations_and_ages_are_compact() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(61), "1m 1s");
+        assert_eq!(duration(3 * 3600 + 125), "3h 2m");
+        assert_eq!(duration(2 * 86400 + 3600), "2d 1h");
+        let t = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        assert_eq!(age(t, t + chrono::Duration::seconds(12)), "12s ago");
+        assert_eq!(age(t + chrono::Duration::seconds(5), t), "0s ago");
+        assert_eq!(clock(t), "12:00:00");
+    }
+
+    #[test]
+    fn case_insensitive_search() {
+        assert!(contains_ci("Node-A running", "node-a"));
+        assert!(contains_ci("ÉCHO", "écho"));
+        assert!(!contains_ci("abc", "abcd"));
+        assert!(contains_ci("anything", ""));
+    }
+
+    #[test]
+    fn every_status_has_a_symbol_and_a_word() {
+        for s in [
+            host_status(HostStatus::Lost),
+            actor_status(ActorStatus::StartFailed),
+            provider_health(ProviderHealth::Unhealthy),
+        ] {
+            let (sym, word) = s.split_once(' ').unwrap();
+            assert_eq!(sym.chars().count(), 1);
+            assert!(word.chars().all(|c| c.is_ascii_lowercase() || c == ' '));
+        }
+        assert_eq!(connection(""), ("?", "unknown".to_string()));
+    }
+}

@@ -1,0 +1,133 @@
+//! The header and the tab bar below it. Line 1: app name, lattice, transport and connection
+//! state, dropped events, resyncs, the last error. Line 2: hosts (stale, lost), actors
+//! (instances), providers, links.
+//!
+//! Pure rendering of the model's `connection` and counts: no I/O, no clock.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::state::{HostStatus, Lattice};
+
+use super::format;
+use super::theme::Theme;
+use super::view_state::{Tab, ViewState};
+
+/// The application name shown first in the header.
+pub const APP_NAME: &str = "lattice-tui";
+
+/// Separator between header fields.
+const SEP: &str = " │ ";
+
+/// Draws the two header lines into `area` (one line if that is all there is).
+pub(crate) fn render(frame: &mut Frame, area: Rect, model: &Lattice, theme: &Theme) {
+    let lines = vec![connection_line(model, theme), counts_line(model, theme)];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn connection_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
+    let c = &model.connection;
+    let (symbol, word) = format::connection(&c.state);
+    let state_style = match c.state.as_str() {
+        "connected" => theme.ok,
+        "closed" | "disconnected" => theme.error,
+        _ => theme.warn,
+    };
+    let transport = if c.transport.is_empty() {
+        "no transport"
+    } else {
+        c.transport.as_str()
+    };
+    let mut spans = vec![
+        Span::styled(APP_NAME, theme.title),
+        Span::raw(SEP),
+        Span::styled("lattice ", theme.label),
+        Span::raw(model.lattice.as_str()),
+        Span::raw(SEP),
+        Span::raw(transport),
+        Span::raw(" "),
+        Span::styled(format!("{symbol} {word}"), state_style),
+    ];
+    let dropped_style = if c.dropped > 0 {
+        theme.warn
+    } else {
+        Style::new()
+    };
+    let dropped_text = if c.dropped > 0 {
+        format!("! {}", c.dropped)
+    } else {
+        "0".to_string()
+    };
+    spans.extend([
+        Span::raw(SEP),
+        Span::styled("dropped ", theme.label),
+        Span::styled(dropped_text, dropped_style),
+        Span::raw(SEP),
+        Span::styled("resyncs ", theme.label),
+        Span::raw(c.resyncs.to_string()),
+    ]);
+    if let Some(err) = &c.last_error {
+        spans.push(Span::raw(SEP));
+        spans.push(Span::styled(format!("✗ error: {err}"), theme.error));
+    }
+    Line::from(spans)
+}
+
+fn counts_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
+    let (mut stale, mut lost) = (0, 0);
+    for h in model.hosts.values() {
+        match h.status {
+            HostStatus::Live => {}
+            HostStatus::Stale => stale += 1,
+            HostStatus::Lost => lost += 1,
+        }
+    }
+    let actors: usize = model.hosts.values().map(|h| h.actors.len()).sum();
+    let mut spans = vec![
+        Span::styled("hosts ", theme.label),
+        Span::raw(model.hosts.len().to_string()),
+    ];
+    if stale > 0 {
+        spans.push(Span::styled(format!(" ◐ {stale} stale"), theme.warn));
+    }
+    if lost > 0 {
+        spans.push(Span::styled(format!(" ○ {lost} lost"), theme.error));
+    }
+    spans.extend([
+        Span::raw(SEP),
+        Span::styled("actors ", theme.label),
+        Span::raw(format!("{actors} ({} instances)", model.actor_instances())),
+        Span::raw(SEP),
+        Span::styled("providers ", theme.label),
+        Span::raw(model.provider_count().to_string()),
+        Span::raw(SEP),
+        Span::styled("links ", theme.label),
+        Span::raw(model.links.len().to_string()),
+    ]);
+    Line::from(spans)
+}
+
+/// Draws the tab bar: `1 Hosts 2 Actors …`, the active tab in brackets and highlighted.
+pub(crate) fn render_tabs(frame: &mut Frame, area: Rect, view: &ViewState) {
+    let theme = view.theme();
+    let mut spans = Vec::with_capacity(Tab::ALL.len() + 1);
+    for tab in Tab::ALL {
+        let n = tab.index() + 1;
+        if tab == view.tab() {
+            spans.push(Span::styled(
+                format!("[{n} {}]", tab.title()),
+                theme.tab_active,
+            ));
+        } else {
+            spans.push(Span::styled(
+                format!(" {n} {} ", tab.title()),
+                theme.tab_inactive,
+            ));
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,573 @@
+//! What each key means: the [`Action`] enum, the input [`Mode`]s and the one binding table
+//! ([`BINDINGS`]) from which both [`action`] and the help overlay are derived, so the help can
+//! never drift from the code.
+//!
+//! Pure: a function of `(mode, key event)`. Only key presses count; releases and repeats
+//! (sent by kitty-protocol and Windows terminals) are ignored so a key never acts twice. No I/O.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::view_state::Tab;
+
+/// What a key asks the console to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the console.
+    Quit,
+    /// Open the help overlay.
+    OpenHelp,
+    /// Close the help overlay.
+    CloseHelp,
+    /// Next tab (wraps).
+    NextTab,
+    /// Previous tab (wraps).
+    PrevTab,
+    /// Switch to a tab.
+    GoTab(Tab),
+    /// Select the row above.
+    Up,
+    /// Select the row below.
+    Down,
+    /// Select one page up.
+    PageUp,
+    /// Select one page down.
+    PageDown,
+    /// Select the first row.
+    Top,
+    /// Select the last row; on the Events tab, also resume following.
+    Bottom,
+    /// Hosts tab: filter by the selected host and show its actors. Elsewhere: show the detail
+    /// pane.
+    Enter,
+    /// Clear the host filter and the active tab's text filter.
+    ClearFilters,
+    /// Start editing the active tab's text filter.
+    StartFilter,
+    /// Append a character to the filter being edited.
+    FilterInput(char),
+    /// Delete the last character of the filter being edited.
+    FilterBackspace,
+    /// Empty the filter being edited.
+    FilterClear,
+    /// Stop editing and keep the filter.
+    FilterKeep,
+    /// Stop editing and restore the filter from before the edit.
+    FilterCancel,
+    /// Events tab: follow new events / pause.
+    ToggleFollow,
+    /// Show or hide the detail pane.
+    ToggleDetail,
+}
+
+/// Which keys are live: tables, the filter line, or the help overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Browsing tables.
+    #[default]
+    Normal,
+    /// Typing a text filter after `/`.
+    Filter,
+    /// The help overlay is open.
+    Help,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// In every mode (checked first).
+    Global,
+    /// Only in this mode.
+    In(Mode),
+}
+
+/// A key pattern of the binding table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A character key without Ctrl or Alt (Shift is part of the character: `G`, `?`).
+    Char(char),
+    /// Ctrl and a letter.
+    Ctrl(char),
+    /// A non-character key without Ctrl or Alt (`Shift-Tab` is [`KeyCode::BackTab`]).
+    Code(KeyCode),
+    /// Any character key without Ctrl or Alt; the character becomes the action's payload.
+    AnyChar,
+    /// Any key at all.
+    Any,
+}
+
+impl Key {
+    /// The character a key event carries, with Shift applied (`Shift`+`g` → `G`).
+    fn char_of(ev: &KeyEvent) -> Option<char> {
+        match ev.code {
+            KeyCode::Char(c) if ev.modifiers.contains(KeyModifiers::SHIFT) => {
+                Some(c.to_ascii_uppercase())
+            }
+            KeyCode::Char(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether `ev` matches; for [`Key::AnyChar`], the typed character.
+    fn matches(self, ev: &KeyEvent) -> Option<Option<char>> {
+        let ctrl_alt = ev
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let hit = match self {
+            Key::Char(c) => !ctrl_alt && Key::char_of(ev) == Some(c),
+            Key::Ctrl(c) => {
+                ev.modifiers.contains(KeyModifiers::CONTROL)
+                    && matches!(ev.code, KeyCode::Char(k) if k.eq_ignore_ascii_case(&c))
+            }
+            Key::Code(code) => !ctrl_alt && ev.code == code,
+            Key::AnyChar => {
+                return (!ctrl_alt).then(|| Key::char_of(ev).map(Some)).flatten();
+            }
+            Key::Any => true,
+        };
+        hit.then_some(None)
+    }
+
+    /// How the key is written in the help and the footer.
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            Key::Code(code) => match code {
+                KeyCode::Up => "↑".into(),
+                KeyCode::Down => "↓".into(),
+                KeyCode::Left => "←".into(),
+                KeyCode::Right => "→".into(),
+                KeyCode::PageUp => "PgUp".into(),
+                KeyCode::PageDown => "PgDn".into(),
+                KeyCode::BackTab => "Shift-Tab".into(),
+                KeyCode::Tab => "Tab".into(),
+                KeyCode::Enter => "Enter".into(),
+                KeyCode::Esc => "Esc".into(),
+                KeyCode::Home => "Home".into(),
+                KeyCode::End => "End".into(),
+                KeyCode::Backspace => "Backspace".into(),
+                other => other.to_string(),
+            },
+            Key::AnyChar => "text".into(),
+            Key::Any => "any key".into(),
+        }
+    }
+}
+
+/// What a binding produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// This action.
+    Do(Action),
+    /// The action at the position of the matching key in [`Binding::keys`].
+    PerKey(&'static [Action]),
+    /// [`Action::FilterInput`] with the typed character.
+    Type,
+}
+
+/// One row of the binding table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Where it applies.
+    pub scope: Scope,
+    /// The keys (any of them).
+    pub keys: &'static [Key],
+    /// What it does.
+    pub bound: Bound,
+    /// Line in the help overlay.
+    pub help: &'static str,
+    /// Short word for the footer's key hints; `None` keeps it out of the footer.
+    pub hint: Option<&'static str>,
+}
+
+impl Binding {
+    /// All keys of the binding joined for display: `j ↓`.
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+const fn bind(
+    scope: Scope,
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+    hint: Option<&'static str>,
+) -> Binding {
+    Binding {
+        scope,
+        keys,
+        bound: Bound::Do(action),
+        help,
+        hint,
+    }
+}
+
+const NORMAL: Scope = Scope::In(Mode::Normal);
+const FILTER: Scope = Scope::In(Mode::Filter);
+const HELP: Scope = Scope::In(Mode::Help);
+
+/// Every key binding, in help order. The first match wins, global bindings first.
+pub const BINDINGS: &[Binding] = &[
+    bind(Scope::Global, &[Key::Ctrl('c')], Action::Quit, "quit", None),
+    bind(
+        NORMAL,
+        &[Key::Char('q')],
+        Action::Quit,
+        "quit",
+        Some("quit"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('?')],
+        Action::OpenHelp,
+        "show this help",
+        Some("help"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::Tab)],
+        Action::NextTab,
+        "next tab",
+        Some("tabs"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::BackTab)],
+        Action::PrevTab,
+        "previous tab",
+        None,
+    ),
+    Binding {
+        scope: NORMAL,
+        keys: &[
+            Key::Char('1'),
+            Key::Char('2'),
+            Key::Char('3'),
+            Key::Char('4'),
+            Key::Char('5'),
+        ],
+        bound: Bound::PerKey(&[
+            Action::GoTab(Tab::Hosts),
+            Action::GoTab(Tab::Actors),
+            Action::GoTab(Tab::Providers),
+            Action::GoTab(Tab::Links),
+            Action::GoTab(Tab::Events),
+        ]),
+        help: "tab: Hosts Actors Providers Links Events",
+        hint: None,
+    },
+    bind(
+        NORMAL,
+        &[Key::Char('j'), Key::Code(KeyCode::Down)],
+        Action::Down,
+        "row below",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('k'), Key::Code(KeyCode::Up)],
+        Action::Up,
+        "row above (Events: pauses following)",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::PageDown)],
+        Action::PageDown,
+        "page down",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::PageUp)],
+        Action::PageUp,
+        "page up (Events: pauses following)",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('g'), Key::Code(KeyCode::Home)],
+        Action::Top,
+        "first row (Events: pauses following)",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('G'), Key::Code(KeyCode::End)],
+        Action::Bottom,
+        "last row (Events: resumes following)",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::Enter)],
+        Action::Enter,
+        "Hosts: show the host's actors; else detail",
+        Some("drill in"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Code(KeyCode::Esc)],
+        Action::ClearFilters,
+        "clear the host and text filters",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('/')],
+        Action::StartFilter,
+        "filter rows by text (ignores case)",
+        Some("filter"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('f')],
+        Action::ToggleFollow,
+        "Events: follow new events / pause",
+        Some("follow"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('d')],
+        Action::ToggleDetail,
+        "show / hide the detail pane",
+        Some("detail"),
+    ),
+    bind(
+        FILTER,
+        &[Key::Code(KeyCode::Enter)],
+        Action::FilterKeep,
+        "keep the filter",
+        Some("keep"),
+    ),
+    bind(
+        FILTER,
+        &[Key::Code(KeyCode::Esc)],
+        Action::FilterCancel,
+        "cancel: restore the previous filter",
+        Some("cancel"),
+    ),
+    bind(
+        FILTER,
+        &[Key::Code(KeyCode::Backspace)],
+        Action::FilterBackspace,
+        "delete the last character",
+        None,
+    ),
+    bind(
+        FILTER,
+        &[Key::Ctrl('u')],
+        Action::FilterClear,
+        "clear the filter text",
+        Some("clear"),
+    ),
+    Binding {
+        scope: FILTER,
+        keys: &[Key::AnyChar],
+        bound: Bound::Type,
+        help: "type to filter; rows update as you type",
+        hint: None,
+    },
+    bind(
+        HELP,
+        &[Key::Any],
+        Action::CloseHelp,
+        "close this help",
+        None,
+    ),
+];
+
+/// The action of a key event in `mode`, or `None` when the key means nothing there.
+/// Only presses count: releases and repeats return `None`.
+pub fn action(mode: Mode, key: &KeyEvent) -> Option<Action> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    let in_scope = |b: &&Binding| b.scope == Scope::Global || b.scope == Scope::In(mode);
+    let (global, local): (Vec<&Binding>, Vec<&Binding>) = BINDINGS
+        .iter()
+        .filter(in_scope)
+        .partition(|b| b.scope == Scope::Global);
+    global.into_iter().chain(local).find_map(|b| {
+        b.keys
+            .iter()
+            .enumerate()
+            .find_map(|(n, k)| k.matches(key).map(|typed| (n, typed)))
+            .and_then(|(n, typed)| match (b.bound, typed) {
+                (Bound::Do(a), _) => Some(a),
+                (Bound::PerKey(actions), _) => actions.get(n).copied(),
+                (Bound::Type, Some(c)) => Some(Action::FilterInput(c)),
+                // A Type binding only ever has AnyChar keys, which always yield a character.
+                (Bound::Type, None) => None,
+            })
+    })
+}
+
+/// Title of a binding group in the help overlay.
+pub fn scope_title(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Global => "Everywhere",
+        Scope::In(Mode::Normal) => "Tables",
+        Scope::In(Mode::Filter) => "Typing a filter (after /)",
+        Scope::In(Mode::Help) => "This help",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::KeyEventState;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    fn ch(c: char) -> KeyEvent {
+        key(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn code(c: KeyCode) -> KeyEvent {
+        key(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn table_of_mode_and_key_to_action() {
+        use Action as A;
+        use Mode::{Filter, Help, Normal};
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let shift_g = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        let cases: Vec<(Mode, KeyEvent, Option<Action>)> = vec![
+            (Normal, ch('q'), Some(A::Quit)),
+            (Normal, ctrl_c, Some(A::Quit)),
+            (Filter, ctrl_c, Some(A::Quit)),
+            (Help, ctrl_c, Some(A::Quit)),
+            (Normal, ch('?'), Some(A::OpenHelp)),
+            (
+                Normal,
+                key(KeyCode::Char('?'), KeyModifiers::SHIFT),
+                Some(A::OpenHelp),
+            ),
+            (Normal, code(KeyCode::Tab), Some(A::NextTab)),
+            (
+                Normal,
+                key(KeyCode::BackTab, KeyModifiers::SHIFT),
+                Some(A::PrevTab),
+            ),
+            (Normal, ch('1'), Some(A::GoTab(Tab::Hosts))),
+            (Normal, ch('2'), Some(A::GoTab(Tab::Actors))),
+            (Normal, ch('3'), Some(A::GoTab(Tab::Providers))),
+            (Normal, ch('4'), Some(A::GoTab(Tab::Links))),
+            (Normal, ch('5'), Some(A::GoTab(Tab::Events))),
+            (Normal, ch('6'), None),
+            (Normal, ch('j'), Some(A::Down)),
+            (Normal, code(KeyCode::Down), Some(A::Down)),
+            (Normal, ch('k'), Some(A::Up)),
+            (Normal, code(KeyCode::Up), Some(A::Up)),
+            (Normal, code(KeyCode::PageDown), Some(A::PageDown)),
+            (Normal, code(KeyCode::PageUp), Some(A::PageUp)),
+            (Normal, ch('g'), Some(A::Top)),
+            (Normal, code(KeyCode::Home), Some(A::Top)),
+            (Normal, ch('G'), Some(A::Bottom)),
+            (Normal, shift_g, Some(A::Bottom)),
+            (
+                Normal,
+                key(KeyCode::Char('g'), KeyModifiers::SHIFT),
+                Some(A::Bottom),
+            ),
+            (Normal, code(KeyCode::End), Some(A::Bottom)),
+            (Normal, code(KeyCode::Enter), Some(A::Enter)),
+            (Normal, code(KeyCode::Esc), Some(A::ClearFilters)),
+            (Normal, ch('/'), Some(A::StartFilter)),
+            (Normal, ch('f'), Some(A::ToggleFollow)),
+            (Normal, ch('d'), Some(A::ToggleDetail)),
+            (Normal, key(KeyCode::Char('d'), KeyModifiers::CONTROL), None),
+            (Normal, key(KeyCode::Char('q'), KeyModifiers::ALT), None),
+            (Normal, ch('x'), None),
+            (Filter, ch('q'), Some(A::FilterInput('q'))),
+            (Filter, ch('j'), Some(A::FilterInput('j'))),
+            (Filter, ch('/'), Some(A::FilterInput('/'))),
+            (Filter, ch(' '), Some(A::FilterInput(' '))),
+            (Filter, shift_g, Some(A::FilterInput('G'))),
+            (Filter, code(KeyCode::Backspace), Some(A::FilterBackspace)),
+            (
+                Filter,
+                key(KeyCode::Char('u'), KeyModifiers::CONTROL),
+                Some(A::FilterClear),
+            ),
+            (Filter, code(KeyCode::Enter), Some(A::FilterKeep)),
+            (Filter, code(KeyCode::Esc), Some(A::FilterCancel)),
+            (Filter, code(KeyCode::Down), None),
+            (Help, ch('q'), Some(A::CloseHelp)),
+            (Help, code(KeyCode::Esc), Some(A::CloseHelp)),
+            (Help, ch('?'), Some(A::CloseHelp)),
+        ];
+        for (mode, ev, want) in cases {
+            assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");
+        }
+    }
+
+    #[test]
+    fn releases_and_repeats_are_ignored() {
+        for kind in [KeyEventKind::Release, KeyEventKind::Repeat] {
+            for mode in [Mode::Normal, Mode::Filter, Mode::Help] {
+                let ev = KeyEvent {
+                    code: KeyCode::Char('q'),
+                    modifiers: KeyModifiers::NONE,
+                    kind,
+                    state: KeyEventState::NONE,
+                };
+                assert_eq!(action(mode, &ev), None);
+            }
+        }
+    }
+
+    #[test]
+    fn every_binding_is_reachable_and_documented() {
+        for (i, b) in BINDINGS.iter().enumerate() {
+            assert!(!b.help.is_empty());
+            assert!(!b.keys.is_empty());
+            if let Bound::PerKey(actions) = b.bound {
+                assert_eq!(actions.len(), b.keys.len(), "{}", b.help);
+            }
+            for k in b.keys {
+                let ev = match *k {
+                    Key::Char(c) => ch(c),
+                    Key::Ctrl(c) => key(KeyCode::Char(c), KeyModifiers::CONTROL),
+                    Key::Code(c) => code(c),
+                    Key::AnyChar => ch('z'),
+                    Key::Any => ch('z'),
+                };
+                let mode = match b.scope {
+                    Scope::Global => Mode::Normal,
+                    Scope::In(m) => m,
+                };
+                let first = BINDINGS
+                    .iter()
+                    .position(|o| {
+                        (o.scope == Scope::Global || o.scope == Scope::In(mode))
+                            && o.keys.iter().any(|k| k.matches(&ev).is_some())
+                    })
+                    .unwrap();
+                // A binding shadowed by an earlier one would be dead code and wrong help.
+                assert_eq!(first, i, "binding {i} ({}) is shadowed", b.help);
+            }
+        }
+    }
+
+    #[test]
+    fn labels_read_like_keys() {
+        assert_eq!(Key::Ctrl('c').label(), "Ctrl-C");
+        assert_eq!(Key::Code(KeyCode::BackTab).label(), "Shift-Tab");
+        assert_eq!(Key::Code(KeyCode::PageDown).label(), "PgDn");
+        assert_eq!(Key::Code(KeyCode::Enter).label(), "Enter");
+        assert_eq!(Key::Code(KeyCode::Esc).label(), "Esc");
+        assert_eq!(BINDINGS[6].keys_label(), "j ↓");
+        assert_eq!(BINDINGS[5].keys_label(), "1 2 3 4 5");
+    }
+}

@@ -1,0 +1,455 @@
+//! What the console shows besides the model: the active [`Tab`], the selected row of each
+//! tab (by [`RowKey`], not by index), scroll offsets, filters, follow mode, the detail pane,
+//! the input [`Mode`] and the [`Theme`].
+//!
+//! Changed only by [`ViewState::apply`] (a key's [`Action`]) and by rendering, which resolves
+//! each selection key to a row index against the current model. Pure: no I/O, no clock, no
+//! environment; the App passes `no_color` in.
+
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::state::Lattice;
+
+use super::keymap::{self, Action, Mode};
+use super::rows::{RowFilter, RowKey, Rows};
+use super::theme::Theme;
+
+/// The tabs, in tab-bar order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Tab {
+    /// Hosts of the lattice.
+    #[default]
+    Hosts,
+    /// Actors, one row per host × actor.
+    Actors,
+    /// Capability providers, one row per host × provider.
+    Providers,
+    /// Link definitions.
+    Links,
+    /// The event log.
+    Events,
+}
+
+impl Tab {
+    /// Every tab, in order.
+    pub const ALL: [Tab; 5] = [
+        Tab::Hosts,
+        Tab::Actors,
+        Tab::Providers,
+        Tab::Links,
+        Tab::Events,
+    ];
+
+    /// Position in [`Tab::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Tab::Hosts => 0,
+            Tab::Actors => 1,
+            Tab::Providers => 2,
+            Tab::Links => 3,
+            Tab::Events => 4,
+        }
+    }
+
+    /// Name in the tab bar.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Hosts => "Hosts",
+            Tab::Actors => "Actors",
+            Tab::Providers => "Providers",
+            Tab::Links => "Links",
+            Tab::Events => "Events",
+        }
+    }
+
+    /// The next tab, wrapping.
+    pub fn next(self) -> Tab {
+        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
+    }
+
+    /// The previous tab, wrapping.
+    pub fn prev(self) -> Tab {
+        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
+    }
+
+    /// Whether the host filter applies to this tab.
+    pub fn uses_host_filter(self) -> bool {
+        matches!(self, Tab::Actors | Tab::Providers | Tab::Events)
+    }
+}
+
+/// What handling one action did, for the App's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use]
+pub struct Outcome {
+    /// The user asked to quit.
+    pub quit: bool,
+    /// The view changed and needs a redraw.
+    pub dirty: bool,
+}
+
+impl Outcome {
+    const CLEAN: Outcome = Outcome {
+        quit: false,
+        dirty: false,
+    };
+    const DIRTY: Outcome = Outcome {
+        quit: false,
+        dirty: true,
+    };
+
+    fn dirty_if(changed: bool) -> Outcome {
+        Outcome {
+            quit: false,
+            dirty: changed,
+        }
+    }
+}
+
+/// Per-tab view: selection, scroll position and text filter.
+#[derive(Debug, Clone, Default)]
+struct TabView {
+    /// Key of the selected row; follows the row when the model moves it.
+    selected: Option<RowKey>,
+    /// Index the selection had when last resolved: where the cursor stays when its row goes.
+    index: usize,
+    /// First visible row.
+    offset: usize,
+    /// Case-insensitive text filter.
+    filter: String,
+}
+
+/// Rows per page before the first render told us the real height.
+const DEFAULT_PAGE: usize = 10;
+
+/// The console's view state. Create one with [`ViewState::new`]; feed it actions with
+/// [`ViewState::apply`] or key events with [`ViewState::handle_key`]; pass it to
+/// [`render`](super::render).
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    tab: Tab,
+    mode: Mode,
+    tabs: [TabView; 5],
+    host_filter: Option<String>,
+    /// The filter as it was when `/` was pressed, restored by Esc.
+    filter_before_edit: String,
+    follow: bool,
+    show_detail: bool,
+    theme: Theme,
+    /// Table rows visible in the last frame (the page size).
+    page: usize,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl ViewState {
+    /// A fresh view on the Hosts tab, following events, with the detail pane shown. With
+    /// `no_color` (the App read `NO_COLOR`) it draws with [`Theme::plain`].
+    pub fn new(no_color: bool) -> Self {
+        Self {
+            tab: Tab::Hosts,
+            mode: Mode::Normal,
+            tabs: Default::default(),
+            host_filter: None,
+            filter_before_edit: String::new(),
+            follow: true,
+            show_detail: true,
+            theme: Theme::for_no_color(no_color),
+            page: DEFAULT_PAGE,
+        }
+    }
+
+    /// The active tab.
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    /// The input mode, for [`keymap::action`].
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The theme in use.
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    /// The host whose actors, providers and events are shown, if filtered.
+    pub fn host_filter(&self) -> Option<&str> {
+        self.host_filter.as_deref()
+    }
+
+    /// The text filter of the active tab (empty when none).
+    pub fn text_filter(&self) -> &str {
+        &self.tabs[self.tab.index()].filter
+    }
+
+    /// The text filter of `tab`.
+    pub fn text_filter_of(&self, tab: Tab) -> &str {
+        &self.tabs[tab.index()].filter
+    }
+
+    /// Whether the Events tab follows new events.
+    pub fn following(&self) -> bool {
+        self.follow
+    }
+
+    /// Whether the detail pane is wanted (it is hidden anyway when there is no room).
+    pub fn detail_shown(&self) -> bool {
+        self.show_detail
+    }
+
+    /// The key of the selected row of the active tab.
+    pub fn selected(&self) -> Option<&RowKey> {
+        self.selected_in(self.tab)
+    }
+
+    /// The key of the selected row of `tab`.
+    pub fn selected_in(&self, tab: Tab) -> Option<&RowKey> {
+        self.tabs[tab.index()].selected.as_ref()
+    }
+
+    /// The filters `tab` is shown with.
+    pub fn row_filter(&self, tab: Tab) -> RowFilter<'_> {
+        RowFilter {
+            host: self
+                .host_filter
+                .as_deref()
+                .filter(|_| tab.uses_host_filter()),
+            text: &self.tabs[tab.index()].filter,
+        }
+    }
+
+    /// Maps a key event to an action in the current mode and applies it.
+    pub fn handle_key(&mut self, key: &KeyEvent, model: &Lattice) -> Outcome {
+        match keymap::action(self.mode, key) {
+            Some(action) => self.apply(action, model),
+            None => Outcome::CLEAN,
+        }
+    }
+
+    /// Applies one action against the current model.
+    pub fn apply(&mut self, action: Action, model: &Lattice) -> Outcome {
+        match action {
+            Action::Quit => Outcome {
+                quit: true,
+                dirty: false,
+            },
+            Action::OpenHelp => self.set_mode(Mode::Help),
+            Action::CloseHelp => self.set_mode(Mode::Normal),
+            Action::NextTab => self.set_tab(self.tab.next()),
+            Action::PrevTab => self.set_tab(self.tab.prev()),
+            Action::GoTab(t) => self.set_tab(t),
+            Action::Up => self.move_selection(model, Move::By(-1)),
+            Action::Down => self.move_selection(model, Move::By(1)),
+            Action::PageUp => self.move_selection(model, Move::By(-(self.page as isize))),
+            Action::PageDown => self.move_selection(model, Move::By(self.page as isize)),
+            Action::Top => self.move_selection(model, Move::Top),
+            Action::Bottom => self.move_selection(model, Move::Bottom),
+            Action::Enter => self.enter(model),
+            Action::ClearFilters => {
+                let had = self.host_filter.take().is_some();
+                let tv = &mut self.tabs[self.tab.index()];
+                let had_text = !tv.filter.is_empty();
+                tv.filter.clear();
+                Outcome::dirty_if(had || had_text)
+            }
+            Action::StartFilter => {
+                self.filter_before_edit = self.text_filter().to_string();
+                self.set_mode(Mode::Filter)
+            }
+            Action::FilterInput(c) => {
+                self.tabs[self.tab.index()].filter.push(c);
+                Outcome::DIRTY
+            }
+            Action::FilterBackspace => {
+                Outcome::dirty_if(self.tabs[self.tab.index()].filter.pop().is_some())
+            }
+            Action::FilterClear => {
+                let tv = &mut self.tabs[self.tab.index()];
+                let had = !tv.filter.is_empty();
+                tv.filter.clear();
+                Outcome::dirty_if(had)
+            }
+            Action::FilterKeep => self.set_mode(Mode::Normal),
+            Action::FilterCancel => {
+                self.tabs[self.tab.index()].filter = std::mem::take(&mut self.filter_before_edit);
+                self.mode = Mode::Normal;
+                Outcome::DIRTY
+            }
+            Action::ToggleFollow => {
+                if self.tab != Tab::Events {
+                    return Outcome::CLEAN;
+                }
+                if self.follow {
+                    // Pause on the newest row, which is what follow mode showed.
+                    self.pin_selection(model);
+                }
+                self.follow = !self.follow;
+                Outcome::DIRTY
+            }
+            Action::ToggleDetail => {
+                self.show_detail = !self.show_detail;
+                Outcome::DIRTY
+            }
+        }
+    }
+
+    fn set_mode(&mut self, mode: Mode) -> Outcome {
+        let changed = self.mode != mode;
+        self.mode = mode;
+        Outcome::dirty_if(changed)
+    }
+
+    fn set_tab(&mut self, tab: Tab) -> Outcome {
+        let changed = self.tab != tab;
+        self.tab = tab;
+        Outcome::dirty_if(changed)
+    }
+
+    fn rows<'a>(&self, model: &'a Lattice) -> Rows<'a> {
+        Rows::build(self.tab, model, self.row_filter(self.tab))
+    }
+
+    fn enter(&mut self, model: &Lattice) -> Outcome {
+        if self.tab != Tab::Hosts {
+            let changed = !self.show_detail;
+            self.show_detail = true;
+            return Outcome::dirty_if(changed);
+        }
+        let rows = self.rows(model);
+        let Some(i) = self.resolve(Tab::Hosts, &rows) else {
+            return Outcome::CLEAN;
+        };
+        self.host_filter = rows.host_of(i).map(str::to_string);
+        self.tab = Tab::Actors;
+        Outcome::DIRTY
+    }
+
+    /// Stores the currently shown row of the active tab as its selection.
+    fn pin_selection(&mut self, model: &Lattice) {
+        let rows = self.rows(model);
+        let _ = self.resolve(self.tab, &rows);
+    }
+
+    fn move_selection(&mut self, model: &Lattice, mv: Move) -> Outcome {
+        let tab = self.tab;
+        let rows = self.rows(model);
+        let Some(current) = self.resolve(tab, &rows) else {
+            return Outcome::CLEAN;
+        };
+        let last = rows.len() - 1;
+        let target = match mv {
+            Move::By(d) => current.saturating_add_signed(d).min(last),
+            Move::Top => 0,
+            Move::Bottom => last,
+        };
+        let mut changed = target != current;
+        if tab == Tab::Events {
+            let follow = match mv {
+                Move::Bottom => true,
+                Move::By(d) if d < 0 => false,
+                Move::Top => false,
+                Move::By(_) => self.follow,
+            };
+            changed |= follow != self.follow;
+            self.follow = follow;
+        }
+        let tv = &mut self.tabs[tab.index()];
+        tv.index = target;
+        tv.selected = rows.key(target);
+        Outcome::dirty_if(changed)
+    }
+
+    /// The index of `tab`'s selected row in `rows`, updating the stored key: the row with the
+    /// selected key; else (it went away) the row now at the old index; the newest event in
+    /// follow mode. `None` when there are no rows; the key is then kept in case it returns.
+    pub(crate) fn resolve(&mut self, tab: Tab, rows: &Rows<'_>) -> Option<usize> {
+        let len = rows.len();
+        let tv = &mut self.tabs[tab.index()];
+        if len == 0 {
+            tv.index = 0;
+            return None;
+        }
+        let found = if tab == Tab::Events && self.follow {
+            None
+        } else {
+            tv.selected
+                .as_ref()
+                .and_then(|k| rows.position(k, tv.index))
+        };
+        let idx = match found {
+            Some(i) => i,
+            None if tab == Tab::Events && self.follow => len - 1,
+            None => tv.index.min(len - 1),
+        };
+        if found.is_none() {
+            tv.selected = rows.key(idx);
+        }
+        tv.index = idx;
+        Some(idx)
+    }
+
+    /// The first visible row of `tab` so that `selected` is within a window of `height` rows,
+    /// moving as little as possible; also records `height` as the page size.
+    pub(crate) fn scroll(
+        &mut self,
+        tab: Tab,
+        selected: Option<usize>,
+        len: usize,
+        height: usize,
+    ) -> usize {
+        self.page = height.max(1);
+        let tv = &mut self.tabs[tab.index()];
+        let mut offset = tv.offset.min(len.saturating_sub(height));
+        if let Some(sel) = selected {
+            if sel < offset {
+                offset = sel;
+            } else if height > 0 && sel >= offset + height {
+                offset = sel + 1 - height;
+            }
+        }
+        tv.offset = offset;
+        offset
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    By(isize),
+    Top,
+    Bottom,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabs_wrap_both_ways() {
+        assert_eq!(Tab::Hosts.prev(), Tab::Events);
+        assert_eq!(Tab::Events.next(), Tab::Hosts);
+        for (i, t) in Tab::ALL.iter().enumerate() {
+            assert_eq!(t.index(), i);
+            assert_eq!(t.next().prev(), *t);
+        }
+    }
+
+    #[test]
+    fn scrolling_keeps_the_selection_visible_and_moves_little() {
+        let mut v = ViewState::default();
+        assert_eq!(v.scroll(Tab::Hosts, Some(0), 100, 10), 0);
+        assert_eq!(v.scroll(Tab::Hosts, Some(9), 100, 10), 0);
+        assert_eq!(v.scroll(Tab::Hosts, Some(10), 100, 10), 1);
+        assert_eq!(v.scroll(Tab::Hosts, Some(5), 100, 10), 1);
+        assert_eq!(v.scroll(Tab::Hosts, Some(0), 100, 10), 0);
+        assert_eq!(v.scroll(Tab::Hosts, Some(99), 100, 10), 90);
+        // The list shrank: no empty space below the last row.
+        assert_eq!(v.scroll(Tab::Hosts, Some(3), 5, 10), 0);
+        assert_eq!(v.scroll(Tab::Hosts, None, 0, 0), 0);
+    }
+}
