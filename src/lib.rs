@@ -15,6 +15,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod cli;
 pub mod emit;
 pub mod ingest;
@@ -26,6 +27,31 @@ pub mod terminal;
 pub mod ui;
 
 use std::process::ExitCode;
+
+/// The console on the lattice the arguments name.
+async fn console(args: &cli::LatticeArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let bus = match args.nats_url() {
+        // The console starts even when NATS is not up yet, and shows "connecting".
+        Some(url) => lattice::bus::Bus::connect(args.bus_options(url, true))
+            .await
+            .context("cannot set up the NATS connection")?,
+        None => lattice::bus::Bus::local(),
+    };
+    let mut monitor =
+        lattice::monitor::MonitorConfig::new(lattice::subjects::Subjects::new(&args.lattice));
+    monitor.ping_timeout = args.ping_timeout();
+    let cfg = app::ConsoleConfig {
+        lattice: args.lattice.clone(),
+        model: state::ModelConfig {
+            heartbeat_interval_secs: args.heartbeat_secs,
+            ..state::ModelConfig::default()
+        },
+        monitor,
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    };
+    app::run_console(bus, cfg).await
+}
 
 /// Runs the parsed command line to completion.
 ///
@@ -47,6 +73,18 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             let _log = logging::to_stderr();
             rt.block_on(emit::run(args, &cli.lattice))
         }
-        None => anyhow::bail!("the console is not wired yet"),
+        None => {
+            let log_file = cli
+                .log_file
+                .clone()
+                .unwrap_or_else(logging::default_log_file);
+            let _log = logging::to_file(&log_file)?;
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                "lattice-tui console starting"
+            );
+            rt.block_on(console(&cli.lattice))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -1,0 +1,231 @@
+//! Drives the real binary in a tmux pane against a real nats-server: the console shows the
+//! lattice that `scripts/publish-example.sh` publishes, switches tabs, quits cleanly, and
+//! restores the terminal after a panic too.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{NatsServer, scaled};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lattice-tui");
+
+/// A tmux server of its own (so tests never touch the user's sessions) with one pane.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    fn start(command: &str) -> Pane {
+        let socket = format!("lattice-tui-test-{}-{}", std::process::id(), rand_suffix());
+        let pane = Pane { socket };
+        // The shell prints the exit status after the console ends, on the normal screen.
+        let script = format!("{command}; echo EXIT=$?; sleep 600");
+        pane.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "140",
+            "-y",
+            "35",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        pane
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run tmux ({e}); install it with `apt-get install tmux`")
+            });
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", "-t", "t", keys]);
+    }
+
+    fn alternate_screen(&self) -> bool {
+        self.tmux(&["display-message", "-p", "-t", "t", "#{alternate_on}"])
+            .trim()
+            == "1"
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + scaled(Duration::from_secs(15));
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
+fn console_command(nats: &NatsServer, log: &std::path::Path, extra_env: &str) -> String {
+    format!(
+        "env NO_COLOR=1 RUST_BACKTRACE=0 {extra_env} {BIN} --nats {} --log-file {}",
+        nats.url(),
+        log.display()
+    )
+}
+
+#[test]
+fn console_shows_a_published_lattice_and_quits_cleanly() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(&console_command(&nats, &dir.path().join("console.log"), ""));
+    pane.wait_for("the console connected", |s| {
+        s.contains("● connected") && s.contains("resyncs 1")
+    });
+    assert!(
+        pane.alternate_screen(),
+        "the console runs on the alternate screen"
+    );
+
+    let publish = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/publish-example.sh"
+    ))
+    .arg(nats.url())
+    .env("LATTICE_TUI", BIN)
+    .status()
+    .unwrap();
+    assert!(publish.success());
+
+    // Three events: wait until the last one (the link count) is drawn.
+    let hosts = pane.wait_for("the lattice", |s| {
+        s.contains("silent-breeze-1234") && s.contains("links 1")
+    });
+    assert!(hosts.contains("hosts 1"), "{hosts}");
+    assert!(hosts.contains("actors 2 (3 instances)"), "{hosts}");
+    assert!(
+        hosts.contains("providers 1") && hosts.contains("links 1"),
+        "{hosts}"
+    );
+    assert!(hosts.contains("● live"), "{hosts}");
+
+    pane.keys("2");
+    let actors = pane.wait_for("the Actors tab", |s| s.contains("[2 Actors]"));
+    assert!(
+        actors.contains("MAESY6PI7A") && actors.contains("MB6DNXONUZ"),
+        "{actors}"
+    );
+
+    pane.keys("3");
+    let providers = pane.wait_for("the Providers tab", |s| s.contains("[3 Providers]"));
+    assert!(providers.contains("wasmcloud:httpserver"), "{providers}");
+    assert!(
+        providers.contains("unhealthy"),
+        "health_check_failed shown: {providers}"
+    );
+
+    pane.keys("4");
+    let links = pane.wait_for("the Links tab", |s| s.contains("[4 Links]"));
+    assert!(links.contains("PORT=8080"), "{links}");
+
+    pane.keys("5");
+    let events = pane.wait_for("the Events tab", |s| s.contains("[5 Events]"));
+    assert!(
+        events.contains("host_heartbeat") && events.contains("linkdef_set"),
+        "{events}"
+    );
+    assert!(events.contains("health_check_failed"), "{events}");
+
+    pane.keys("?");
+    pane.wait_for("the help overlay", |s| s.to_lowercase().contains("help"));
+    pane.keys("Escape");
+
+    pane.keys("q");
+    let after = pane.wait_for("the console to exit", |s| s.contains("EXIT="));
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(
+        !pane.alternate_screen(),
+        "the terminal is restored after quitting"
+    );
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(&console_command(
+        &nats,
+        &dir.path().join("console.log"),
+        "LATTICE_TUI_TEST_PANIC_KEY=1",
+    ));
+    pane.wait_for("the console", |s| s.contains("lattice-tui │"));
+    pane.keys("!");
+    let after = pane.wait_for("the console to exit", |s| s.contains("EXIT="));
+    assert!(
+        !pane.alternate_screen(),
+        "the terminal is restored after a panic"
+    );
+    assert!(
+        after.contains("test panic requested"),
+        "the panic message is readable: {after}"
+    );
+    assert!(
+        !after.contains("EXIT=0"),
+        "a panic is not a clean exit: {after}"
+    );
+}
+
+#[test]
+fn console_starts_without_a_reachable_nats_and_says_so() {
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(&format!(
+        "env NO_COLOR=1 {BIN} --nats nats://127.0.0.1:{port} --log-file {}",
+        dir.path().join("console.log").display()
+    ));
+    pane.wait_for("a connecting header", |s| {
+        s.contains("connecting") || s.contains("reconnecting")
+    });
+    // NATS comes up later: the console connects and resyncs without a restart.
+    let _nats = NatsServer::start_on(port);
+    pane.wait_for("connected after NATS started", |s| {
+        s.contains("● connected")
+    });
+    pane.keys("C-c");
+    let after = pane.wait_for("the console to exit", |s| s.contains("EXIT="));
+    assert!(after.contains("EXIT=0"), "{after}");
+}
