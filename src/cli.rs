@@ -37,8 +37,10 @@ pub struct Cli {
 pub enum Command {
     /// Resync the lattice, print its model and exit (for scripts and tests).
     Snapshot(SnapshotArgs),
-    /// Publish lattice CloudEvents read from files on wasmbus.evt.{lattice} (for scripts,
-    /// demos and tests). A `.jsonl` file holds one event per line; any other file one event.
+    /// Publish lattice CloudEvents read from files (for scripts, demos and tests)
+    ///
+    /// Events go to wasmbus.evt.{lattice}. A `.jsonl` file holds one event per line; any other
+    /// file holds one event.
     Emit(EmitArgs),
 }
 
