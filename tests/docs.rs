@@ -33,8 +33,10 @@ fn readme_test_command_is_the_ci_command() {
     let cmd = ci
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("set ") && !l.starts_with("cd "))
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .expect(".ci/run runs a command");
-    assert!(README.contains(cmd), "README must show the CI test command `{cmd}`");
+    assert!(
+        README.contains(cmd),
+        "README must show the CI test command `{cmd}`"
+    );
 }

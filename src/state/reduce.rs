@@ -377,6 +377,31 @@ fn apply_host_event(m: &mut Lattice, ev: &LatticeEvent, now: Timestamp) -> Appli
     if revived { Applied::Changed } else { result }
 }
 
+/// Creates the actor row if needed and records what a start event says about the actor.
+fn record_actor_meta<'a>(
+    host: &'a mut HostState,
+    public_key: &str,
+    image_ref: &Option<String>,
+    claims: Option<&ActorEventClaims>,
+) -> &'a mut ActorState {
+    let a = host
+        .actors
+        .entry(public_key.to_string())
+        .or_insert_with(|| ActorState::new(public_key));
+    if image_ref.is_some() {
+        a.image_ref.clone_from(image_ref);
+    }
+    if let Some(c) = claims {
+        if c.name.is_some() {
+            a.name.clone_from(&c.name);
+        }
+        if let Some(r) = c.revision {
+            a.revision = r;
+        }
+    }
+    a
+}
+
 /// What an actor row shows besides its instances.
 fn actor_meta(a: &ActorState) -> (Option<String>, Option<String>, i64) {
     (a.image_ref.clone(), a.name.clone(), a.revision)
@@ -411,20 +436,8 @@ fn apply_to_host(
         EventData::HostHeartbeat(hb) => heartbeat(host, hb, t, now),
         EventData::ActorStarted(d) => {
             let before = host.actors.get(&d.public_key).map(actor_meta);
-            let a = host
-                .actors
-                .entry(d.public_key.clone())
-                .or_insert_with(|| ActorState::new(&d.public_key));
-            if d.image_ref.is_some() {
-                a.image_ref.clone_from(&d.image_ref);
-            }
+            record_actor_meta(host, &d.public_key, &d.image_ref, d.claims.as_ref());
             if let Some(c) = &d.claims {
-                if c.name.is_some() {
-                    a.name.clone_from(&c.name);
-                }
-                if let Some(r) = c.revision {
-                    a.revision = r;
-                }
                 claims_update = Some(ClaimsUpdate::Actor(&d.public_key, c));
             }
             let inv_time = host.inventory_time;
@@ -453,17 +466,8 @@ fn apply_to_host(
         }
         EventData::ActorsStarted(d) => {
             let before = host.actors.get(&d.public_key).map(actor_meta);
-            let a = host
-                .actors
-                .entry(d.public_key.clone())
-                .or_insert_with(|| ActorState::new(&d.public_key));
-            if d.image_ref.is_some() {
-                a.image_ref.clone_from(&d.image_ref);
-            }
+            let a = record_actor_meta(host, &d.public_key, &d.image_ref, d.claims.as_ref());
             if let Some(c) = &d.claims {
-                if c.name.is_some() {
-                    a.name.clone_from(&c.name);
-                }
                 claims_update = Some(ClaimsUpdate::Actor(&d.public_key, c));
             }
             // Instance counts come from the per-instance `actor_started` events and heartbeats.
