@@ -11,7 +11,7 @@ use lattice_tui::lattice::protocol::{
     HealthCheck, HeartbeatActors, HeartbeatProvider, HostHeartbeat, HostStarted, LatticeEvent,
     LinkDefinition, ProviderEventClaims, ProviderStartFailed, ProviderStarted, StringMap,
 };
-use lattice_tui::state::{self, Lattice, ModelConfig, Timestamp};
+use lattice_tui::state::{self, Lattice, LocalActor, LocalHost, ModelConfig, Timestamp};
 use lattice_tui::ui::{self, Action, Mode, RowKey, Tab, ViewState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -310,6 +310,35 @@ fn lattice() -> Lattice {
     state::tick(&mut s.model, now());
     s.model.connection.resyncs = 1;
     s.model.connection.last_resync = Some(at(3));
+    // The console's own embedded host is edge-1: it reports calls per actor.
+    state::set_local(
+        &mut s.model,
+        LocalHost {
+            host_id: key(EDGE),
+            actors: [
+                (
+                    key(ECHO),
+                    LocalActor {
+                        calls: 123_456,
+                        errors: 2,
+                        in_flight: 1,
+                        revision: 0,
+                        digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                            .into(),
+                        note: None,
+                    },
+                ),
+                (
+                    key(KV),
+                    LocalActor {
+                        note: Some("component does not export wasi:http/incoming-handler".into()),
+                        ..LocalActor::default()
+                    },
+                ),
+            ]
+            .into(),
+        },
+    );
     s.model
 }
 

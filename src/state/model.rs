@@ -521,6 +521,33 @@ pub struct ConnectionInfo {
     pub last_error: Option<String>,
 }
 
+/// What the console's own embedded host reports beyond the lattice protocol: HTTP calls per
+/// actor and the version it runs. Remote hosts do not publish these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LocalHost {
+    /// The embedded host's id.
+    pub host_id: String,
+    /// Per actor public key.
+    pub actors: BTreeMap<String, LocalActor>,
+}
+
+/// One actor of the embedded host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LocalActor {
+    /// HTTP requests served.
+    pub calls: u64,
+    /// Requests answered with a server error (trap, deadline, no handler).
+    pub errors: u64,
+    /// Requests being served now.
+    pub in_flight: u64,
+    /// Revision of the loaded module.
+    pub revision: i64,
+    /// SHA-256 of the loaded file (hex).
+    pub digest: String,
+    /// Why the actor cannot serve HTTP, if it cannot.
+    pub note: Option<String>,
+}
+
 /// Instance ids that are known to be gone; bounded, oldest forgotten first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Tombstones {
@@ -581,6 +608,8 @@ pub struct Lattice {
     pub stats: Stats,
     /// Transport and connection.
     pub connection: ConnectionInfo,
+    /// The embedded host's own facts, when the console runs one.
+    pub local: Option<LocalHost>,
     /// Hosts that said `host_stopped`, with the host-clock time of that event, so late events
     /// do not bring them back as ghosts.
     #[serde(skip)]
@@ -603,6 +632,7 @@ impl PartialEq for Lattice {
             && self.events == o.events
             && self.stats == o.stats
             && self.connection == o.connection
+            && self.local == o.local
             && self.stopped_hosts == o.stopped_hosts
     }
 }
@@ -626,6 +656,7 @@ impl Lattice {
             },
             stats: Stats::default(),
             connection: ConnectionInfo::default(),
+            local: None,
             stopped_hosts: BTreeMap::new(),
             claims_digest: Default::default(),
         }
@@ -638,6 +669,14 @@ impl Lattice {
             .and_then(|c| c.get("name"))
             .map(String::as_str)
             .filter(|n| !n.is_empty())
+    }
+
+    /// The embedded host's facts about an actor on host `host_id`, if that is the local host.
+    pub fn local_actor(&self, host_id: &str, public_key: &str) -> Option<&LocalActor> {
+        self.local
+            .as_ref()
+            .filter(|l| l.host_id == host_id)
+            .and_then(|l| l.actors.get(public_key))
     }
 
     /// Total actor instances across hosts.

@@ -22,8 +22,8 @@ use crate::lattice::protocol::{
 };
 
 use super::model::{
-    ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LogEntry,
-    LogLevel, Logged, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones,
+    ActorState, ActorStatus, Failure, HostState, HostStatus, InstanceState, Lattice, LocalHost,
+    LogEntry, LogLevel, Logged, ModelConfig, ProviderHealth, ProviderState, Timestamp, Tombstones,
     provider_key,
 };
 use super::summary::level_of;
@@ -122,6 +122,15 @@ pub fn record_malformed(m: &mut Lattice, err: &DecodeError, now: Timestamp) {
             reason: err.to_string(),
         },
     );
+}
+
+/// Replaces the embedded host's facts. Returns whether they changed.
+pub fn set_local(m: &mut Lattice, local: LocalHost) -> bool {
+    if m.local.as_ref() == Some(&local) {
+        return false;
+    }
+    m.local = Some(local);
+    true
 }
 
 /// Recomputes host liveness at `now`. Returns whether any host changed status.

@@ -23,6 +23,7 @@ const COLUMNS: &[Column] = &[
     col("HOST", 12, 6, 1),
     col("INST", 4, 4, 0),
     col("REV", 3, 3, 4),
+    col("CALLS", 7, 5, 2),
     col("STATUS", 15, 15, 0),
     grow("IMAGE", 24, 10, 5),
     grow("LAST FAILURE", 24, 12, 2),
@@ -67,6 +68,11 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText
         (Cow::Borrowed(r.host.display_name()), plain),
         (Cow::Owned(a.count().to_string()), plain),
         (Cow::Owned(a.revision.to_string()), plain),
+        match model.local_actor(&r.host.id, &a.id) {
+            Some(l) if l.note.is_some() => (Cow::Borrowed("no http"), theme.warn),
+            Some(l) => (Cow::Owned(format::count(l.calls)), plain),
+            None => (Cow::Borrowed("—"), theme.dim),
+        },
         (
             Cow::Borrowed(format::actor_status(a.status)),
             status_style(theme, a.status),

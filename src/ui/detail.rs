@@ -225,6 +225,22 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
     l.plain("instances", instances);
     l.plain("revision", a.revision.to_string());
     l.opt("updated", a.last_update.map(|t| when(t, now)));
+    if let Some(local) = model.local_actor(&r.host.id, &a.id) {
+        l.plain(
+            "http calls",
+            format!(
+                "{} ({} errors, {} in flight)",
+                local.calls, local.errors, local.in_flight
+            ),
+        );
+        if let Some(note) = &local.note {
+            l.kv("http", note.as_str(), l.theme.warn);
+        }
+        l.opt(
+            "sha256",
+            Some(local.digest.get(..16).unwrap_or(&local.digest)).filter(|d| !d.is_empty()),
+        );
+    }
     l.opt("image", a.image_ref.as_deref());
     l.plain("id", a.id.as_str());
     l.claims(model.claims.get(&a.id));

@@ -9,6 +9,15 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::state::{ActorStatus, HostStatus, LogLevel, ProviderHealth, Timestamp};
 
+/// A count in at most 5 characters: `999`, `12.3k`, `4.5M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=99_999 => n.to_string(),
+        100_000..=9_999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 /// The ellipsis that marks truncated text.
 pub const ELLIPSIS: char = '…';
 

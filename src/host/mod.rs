@@ -1,0 +1,5 @@
+//! The embedded host (in progress): identity, claims and event publishing.
+
+pub mod claims;
+pub mod events;
+pub mod identity;
