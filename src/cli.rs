@@ -11,16 +11,20 @@ use clap::{Args, Parser, Subcommand};
 use crate::lattice::bus::{BusOptions, DEFAULT_SUBSCRIPTION_CAPACITY};
 use crate::lattice::subjects::DEFAULT_LATTICE;
 
-/// Terminal console for a wasmCloud-style lattice (hosts, actors, providers, links, events).
+/// Terminal console for a wasmCloud-style lattice, and a WebAssembly host that joins it.
 ///
-/// Without --nats the console runs on the in-process lattice; with --nats it follows a real
-/// lattice over NATS.
+/// By default the console runs with an embedded host on the in-process lattice; with --nats
+/// both join a real lattice over NATS. --no-ui runs the host alone, --no-host the console alone.
 #[derive(Debug, Parser)]
 #[command(name = "lattice-tui", version, about, long_about = None)]
 pub struct Cli {
     /// Lattice connection settings.
     #[command(flatten)]
     pub lattice: LatticeArgs,
+
+    /// Embedded host settings.
+    #[command(flatten)]
+    pub host: HostArgs,
 
     /// Write logs to this file (default: $XDG_STATE_HOME/lattice-tui/lattice-tui.log).
     /// Logs never go to the terminal while the console is up.
@@ -30,6 +34,142 @@ pub struct Cli {
     /// What to do (default: run the console).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How the embedded host runs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Embedded host")]
+pub struct HostArgs {
+    /// Run the console only, without the embedded host (use with --nats to follow a lattice).
+    #[arg(long)]
+    pub no_host: bool,
+
+    /// Run the host without the console (headless); logs go to stderr and to --log-dir.
+    /// SIGINT/SIGTERM drain gracefully. Exit codes: 0 clean stop, 1 runtime error, 2 usage.
+    #[arg(long, conflicts_with = "no_host")]
+    pub no_ui: bool,
+
+    /// Start an actor from this .wasm file at start-up (repeatable).
+    #[arg(long = "actor", value_name = "PATH")]
+    pub actors: Vec<PathBuf>,
+
+    /// Serve HTTP on ADDR (IP:PORT) with the built-in provider, linked to the first --actor.
+    #[arg(long, value_name = "ADDR", requires = "actors")]
+    pub http: Option<String>,
+
+    /// Host label KEY=VALUE (repeatable); every HOST_* environment variable adds one too.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+
+    /// Host key seed (SN…); generated when absent.
+    #[arg(long, env = "WASMCLOUD_HOST_SEED", value_name = "SEED", hide_env_values = true)]
+    pub host_seed: Option<String>,
+
+    /// Cluster key seed (SC…); generated when absent.
+    #[arg(long, env = "WASMCLOUD_CLUSTER_SEED", value_name = "SEED", hide_env_values = true)]
+    pub cluster_seed: Option<String>,
+
+    /// Further trusted cluster issuers (C…), comma-separated.
+    #[arg(long, env = "WASMCLOUD_CLUSTER_ISSUERS", value_delimiter = ',', value_name = "KEYS")]
+    pub cluster_issuers: Vec<String>,
+
+    /// The host's friendly name (default: derived from the host key).
+    #[arg(long, value_name = "NAME")]
+    pub friendly_name: Option<String>,
+
+    /// Seconds between the host's heartbeats.
+    #[arg(long, env = "WASMCLOUD_HEARTBEAT_INTERVAL", default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub heartbeat_interval: u64,
+
+    /// Longest a guest may run for one request before it is stopped (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_execution_time: Duration,
+
+    /// Most linear memory one actor instance may use (bytes, or with KiB/MiB/GiB).
+    #[arg(long, env = "WASMCLOUD_MAX_LINEAR_MEMORY", default_value = "256MiB", value_name = "SIZE",
+          value_parser = parse_size)]
+    pub max_linear_memory: u64,
+
+    /// Refuse actors without signed claims.
+    #[arg(long)]
+    pub require_signed: bool,
+
+    /// Only actors signed by these accounts (A…, comma-separated) may start.
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    pub allowed_issuers: Vec<String>,
+
+    /// wasmtime's pooling allocator: auto (probe, fall back), on, off.
+    #[arg(long, default_value = "auto", value_name = "MODE", value_parser = ["auto", "on", "off"])]
+    pub pooling: String,
+
+    /// Worker threads of the host's own runtime (guests never run on the console's).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub host_threads: u16,
+
+    /// Headless logs: directory of the daily-rotated log files.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Headless logs: text or json (json also with WASMCLOUD_STRUCTURED_LOGGING_ENABLED=true).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+}
+
+impl HostArgs {
+    /// Whether logs are JSON: `--log-format json`, or `WASMCLOUD_STRUCTURED_LOGGING_ENABLED`
+    /// set to a true value when no format is given.
+    pub fn json_logs(&self) -> bool {
+        match self.log_format.as_deref() {
+            Some(f) => f == "json",
+            None => std::env::var("WASMCLOUD_STRUCTURED_LOGGING_ENABLED")
+                .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+        }
+    }
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// `10s`, `500ms`, `2m`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 10s or 500ms, got {s:?}"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        other => return Err(format!("unknown duration unit {other:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+/// `268435456`, `256MiB`, `64KiB`, `1GiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a size like 256MiB, got {s:?}"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// Subcommands.
@@ -194,6 +334,36 @@ mod tests {
         );
         let cli = Cli::parse_from(["lattice-tui", "--nats", "nats://h:1", "--ctl-port", "9"]);
         assert_eq!(cli.lattice.nats_url().as_deref(), Some("nats://h:1"));
+    }
+
+    #[test]
+    fn host_flags_parse() {
+        let cli = Cli::parse_from([
+            "lattice-tui", "--no-ui", "--actor", "a.wasm", "--actor", "b.wasm", "--http",
+            "127.0.0.1:8080", "--label", "zone=a", "--max-execution-time", "500ms",
+            "--max-linear-memory", "64MiB",
+        ]);
+        assert!(cli.host.no_ui);
+        assert_eq!(cli.host.actors.len(), 2);
+        assert_eq!(cli.host.labels, vec![("zone".to_string(), "a".to_string())]);
+        assert_eq!(cli.host.max_execution_time, Duration::from_millis(500));
+        assert_eq!(cli.host.max_linear_memory, 64 << 20);
+        assert!(Cli::try_parse_from(["lattice-tui", "--http", "x:1"]).is_err(), "--http needs an actor");
+        assert!(Cli::try_parse_from(["lattice-tui", "--no-ui", "--no-host"]).is_err());
+        assert!(Cli::try_parse_from(["lattice-tui", "--label", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("99999999999999999999GiB").is_err());
+        assert!(parse_size("12XB").is_err());
     }
 
     #[test]

@@ -77,6 +77,73 @@ pub fn to_file(path: &Path) -> Result<LogGuard, LogError> {
     })
 }
 
+/// Default directory of the headless host's rolling logs.
+pub fn default_log_dir() -> PathBuf {
+    default_log_file()
+        .parent()
+        .map(|p| p.join("logs"))
+        .unwrap_or_else(|| PathBuf::from("logs"))
+}
+
+/// Log files kept by the headless host's daily rotation (a week).
+const KEEP_LOG_FILES: usize = 7;
+
+/// Headless logging: to stderr and to daily-rotated files in `dir`, as text or JSON.
+///
+/// # Errors
+/// [`LogError::Dir`] if the directory cannot be created or used.
+pub fn headless(dir: &Path, json: bool) -> Result<LogGuard, LogError> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("lattice-tui")
+        .filename_suffix("log")
+        .max_log_files(KEEP_LOG_FILES)
+        .build(dir)
+        .map_err(|e| LogError::Dir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+    let (file, guard) = tracing_appender::non_blocking(appender);
+    let (file_layer, stderr_layer) = if json {
+        (
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(file)
+                .boxed(),
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stderr)
+                .boxed(),
+        )
+    } else {
+        (
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(file)
+                .boxed(),
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .boxed(),
+        )
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter("info"))
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
+    Ok(LogGuard {
+        _worker: Some(guard),
+        path: Some(dir.to_path_buf()),
+    })
+}
+
 /// Logs warnings and errors (or the `LATTICE_LOG` / `RUST_LOG` filter) to stderr, for
 /// commands that print their result on stdout.
 pub fn to_stderr() -> LogGuard {
