@@ -62,15 +62,30 @@ pub struct HostArgs {
     pub labels: Vec<(String, String)>,
 
     /// Host key seed (SN…); generated when absent.
-    #[arg(long, env = "WASMCLOUD_HOST_SEED", value_name = "SEED", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WASMCLOUD_HOST_SEED",
+        value_name = "SEED",
+        hide_env_values = true
+    )]
     pub host_seed: Option<String>,
 
     /// Cluster key seed (SC…); generated when absent.
-    #[arg(long, env = "WASMCLOUD_CLUSTER_SEED", value_name = "SEED", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WASMCLOUD_CLUSTER_SEED",
+        value_name = "SEED",
+        hide_env_values = true
+    )]
     pub cluster_seed: Option<String>,
 
     /// Further trusted cluster issuers (C…), comma-separated.
-    #[arg(long, env = "WASMCLOUD_CLUSTER_ISSUERS", value_delimiter = ',', value_name = "KEYS")]
+    #[arg(
+        long,
+        env = "WASMCLOUD_CLUSTER_ISSUERS",
+        value_delimiter = ',',
+        value_name = "KEYS"
+    )]
     pub cluster_issuers: Vec<String>,
 
     /// The host's friendly name (default: derived from the host key).
@@ -169,7 +184,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "GiB" | "G" => 1 << 30,
         other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// Subcommands.
@@ -339,16 +355,30 @@ mod tests {
     #[test]
     fn host_flags_parse() {
         let cli = Cli::parse_from([
-            "lattice-tui", "--no-ui", "--actor", "a.wasm", "--actor", "b.wasm", "--http",
-            "127.0.0.1:8080", "--label", "zone=a", "--max-execution-time", "500ms",
-            "--max-linear-memory", "64MiB",
+            "lattice-tui",
+            "--no-ui",
+            "--actor",
+            "a.wasm",
+            "--actor",
+            "b.wasm",
+            "--http",
+            "127.0.0.1:8080",
+            "--label",
+            "zone=a",
+            "--max-execution-time",
+            "500ms",
+            "--max-linear-memory",
+            "64MiB",
         ]);
         assert!(cli.host.no_ui);
         assert_eq!(cli.host.actors.len(), 2);
         assert_eq!(cli.host.labels, vec![("zone".to_string(), "a".to_string())]);
         assert_eq!(cli.host.max_execution_time, Duration::from_millis(500));
         assert_eq!(cli.host.max_linear_memory, 64 << 20);
-        assert!(Cli::try_parse_from(["lattice-tui", "--http", "x:1"]).is_err(), "--http needs an actor");
+        assert!(
+            Cli::try_parse_from(["lattice-tui", "--http", "x:1"]).is_err(),
+            "--http needs an actor"
+        );
         assert!(Cli::try_parse_from(["lattice-tui", "--no-ui", "--no-host"]).is_err());
         assert!(Cli::try_parse_from(["lattice-tui", "--label", "novalue"]).is_err());
     }

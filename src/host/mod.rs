@@ -1,5 +1,6 @@
-//! The embedded host (in progress): identity, claims and event publishing.
+//! The embedded host (in progress): identity, claims, event publishing and the lattice data.
 
 pub mod claims;
 pub mod events;
 pub mod identity;
+pub mod lattice_data;
