@@ -18,6 +18,7 @@
 pub mod app;
 pub mod cli;
 pub mod emit;
+pub mod host;
 pub mod ingest;
 pub mod lattice;
 pub mod logging;

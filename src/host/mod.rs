@@ -1,0 +1,3 @@
+//! The embedded WebAssembly host: runtime, built-in HTTP server provider and guest I/O.
+pub mod guest_io;
+pub mod runtime;
