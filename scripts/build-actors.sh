@@ -40,9 +40,11 @@ for name in "${names[@]}"; do
     CARGO_TARGET_DIR="$root/assets/actors/$name/target" "${build[@]}" >&2
   fi
   artifact="$root/assets/actors/$name/target/wasm32-wasip2/release/actor_${name//-/_}.wasm"
-  # Copy through a temporary name and rename, so a concurrent reader never sees a torn file.
-  cp "$artifact" "$out/.$name.wasm.tmp"
-  mv -f "$out/.$name.wasm.tmp" "$out/$name.wasm"
+  # Copy through a temporary name unique to this process and rename, so concurrent builds
+  # (parallel test binaries) and readers never see a torn file.
+  tmp="$out/.$name.wasm.$$"
+  cp "$artifact" "$tmp"
+  mv -f "$tmp" "$out/$name.wasm"
   echo "built $name: $(wc -c <"$out/$name.wasm") bytes" >&2
 done
 echo "$out"

@@ -4,7 +4,9 @@
 //! (the request headers as a JSON object, names lowercase, repeated names joined with `, `).
 //! `GET` and `HEAD` answer a JSON document `{"method","path","headers"}`; every other method
 //! streams the request body back chunk by chunk as `application/octet-stream` (nothing is
-//! buffered beyond one chunk). The actor prints one line per request to stdout.
+//! buffered beyond one chunk). With `buffer=1` in the query it instead reads the whole body
+//! first and answers with a `content-length` (so a failed read fails before any response).
+//! The actor prints one line per request to stdout.
 
 use std::io::Write as _;
 
@@ -76,6 +78,36 @@ fn headers_json(fields: &Fields) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
+/// Reads the whole request body, then answers it with a `content-length`.
+fn echo_buffered(request: IncomingRequest, out: ResponseOutparam) {
+    let incoming = request.consume().expect("body consumed once");
+    let mut source = incoming.stream().expect("stream taken once");
+    let mut whole = Vec::new();
+    std::io::Read::read_to_end(&mut source, &mut whole).expect("read request body");
+    drop(source);
+    IncomingBody::finish(incoming);
+
+    let fields = Fields::from_list(&[
+        (
+            "content-type".to_owned(),
+            b"application/octet-stream".to_vec(),
+        ),
+        (
+            "content-length".to_owned(),
+            whole.len().to_string().into_bytes(),
+        ),
+    ])
+    .expect("valid headers");
+    let resp = OutgoingResponse::new(fields);
+    let body = resp.body().expect("body taken once");
+    ResponseOutparam::set(out, Ok(resp));
+    let mut sink = body.write().expect("stream taken once");
+    sink.write_all(&whole).expect("write response body");
+    sink.flush().expect("flush body");
+    drop(sink);
+    OutgoingBody::finish(body, None).expect("finish body");
+}
+
 impl wasip2::exports::http::incoming_handler::Guest for Echo {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let method = method_name(&request.method());
@@ -83,6 +115,10 @@ impl wasip2::exports::http::incoming_handler::Guest for Echo {
         let headers = headers_json(&request.headers());
         println!("echo: {method} {path}");
 
+        if !matches!(method.as_str(), "GET" | "HEAD") && path.contains("buffer=1") {
+            echo_buffered(request, out);
+            return;
+        }
         let report = method == "GET" || method == "HEAD";
         let content_type: &[u8] = if report {
             b"application/json"
