@@ -650,6 +650,38 @@ async fn routes_are_added_shared_refused_and_removed() {
 }
 
 #[tokio::test]
+async fn dropping_the_last_provider_handle_stops_its_listeners() {
+    let rt = default_runtime();
+    let provider = HttpProvider::new(rt.clone(), HttpLimits::default());
+    let hello = actor("MHELLO", load(&rt, "hello", 1).await);
+    let addr = put(&provider, "l1", &hello.target, "127.0.0.1:0", None).await;
+    let mut idle = connect(addr).await;
+    assert_eq!(idle.get("/").await.status, StatusCode::OK);
+
+    let clone = provider.clone();
+    drop(provider);
+    assert_eq!(
+        get(addr, "/").await.status,
+        StatusCode::OK,
+        "a clone keeps serving"
+    );
+    drop(clone);
+    within(T, "listener closed", async {
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // Open connections are cut too.
+    within(T, "idle connection closed", async {
+        while !idle.send.is_closed() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_live_swap_serves_the_next_request_while_the_old_one_finishes() {
     let rt = default_runtime();
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());

@@ -228,9 +228,32 @@ pub enum HttpError {
 }
 
 /// The built-in HTTP server capability provider. Cheap to clone.
+///
+/// Dropping the last clone without [`HttpProvider::drain`] stops every listener and cuts
+/// every connection at once.
 #[derive(Clone)]
 pub struct HttpProvider {
     shared: Arc<Shared>,
+    _guard: Arc<DropGuard>,
+}
+
+/// Owned only by [`HttpProvider`] clones (tasks hold `Shared`, not this), so its `Drop` runs
+/// when the last handle goes away: the tasks would otherwise serve forever (mini-redis'
+/// `DbDropGuard`).
+struct DropGuard {
+    shared: Arc<Shared>,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared.state);
+        for entry in state.listeners.values() {
+            entry.stop_accept.cancel();
+        }
+        state.listeners.clear();
+        state.links.clear();
+        self.shared.force_close.cancel();
+    }
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -309,19 +332,23 @@ impl HttpProvider {
     /// A provider with no listeners yet.
     pub fn new(runtime: Runtime, limits: HttpLimits) -> Self {
         let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
+        let shared = Arc::new(Shared {
+            runtime,
+            limits,
+            state: Mutex::new(State::default()),
+            draining: AtomicBool::new(false),
+            in_flight,
+            in_flight_count: AtomicUsize::new(0),
+            in_flight_idle: tokio::sync::Notify::new(),
+            connections: TaskTracker::new(),
+            close_connections: CancellationToken::new(),
+            force_close: CancellationToken::new(),
+        });
         Self {
-            shared: Arc::new(Shared {
-                runtime,
-                limits,
-                state: Mutex::new(State::default()),
-                draining: AtomicBool::new(false),
-                in_flight,
-                in_flight_count: AtomicUsize::new(0),
-                in_flight_idle: tokio::sync::Notify::new(),
-                connections: TaskTracker::new(),
-                close_connections: CancellationToken::new(),
-                force_close: CancellationToken::new(),
+            _guard: Arc::new(DropGuard {
+                shared: Arc::clone(&shared),
             }),
+            shared,
         }
     }
 
