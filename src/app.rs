@@ -20,10 +20,11 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::host::HostHandle;
 use crate::ingest::ingest;
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
-use crate::state::{self, Lattice, ModelConfig, Timestamp};
+use crate::state::{self, Lattice, LocalActor, LocalHost, ModelConfig, Timestamp};
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, ViewState};
 
@@ -63,6 +64,8 @@ pub enum Msg {
     MonitorStopped(String),
     /// The clock ticked.
     Tick,
+    /// The embedded host's own facts (calls per actor).
+    Local(LocalHost),
 }
 
 /// The console's state: the lattice model and the view.
@@ -119,6 +122,7 @@ impl App {
                 self.model.connection.state = "closed".to_string();
                 self.dirty = true;
             }
+            Msg::Local(local) => self.dirty |= state::set_local(&mut self.model, local),
             Msg::Tick => {
                 state::tick(&mut self.model, now);
                 // Relative times ("12s ago", uptime) move every second.
@@ -129,11 +133,18 @@ impl App {
 }
 
 /// Runs the console on `bus` until the user quits or SIGTERM/SIGINT arrives. Owns the
-/// terminal for that time and restores it on every exit path.
+/// terminal for that time and restores it on every exit path. `subscribed` fires once the
+/// console follows the lattice's events, so whatever starts then is seen as it happens.
 ///
 /// # Errors
 /// The terminal cannot be set up or drawn, or the input stream fails.
-pub async fn run_console(bus: Bus, cfg: ConsoleConfig) -> anyhow::Result<()> {
+pub async fn run_console(
+    bus: Bus,
+    cfg: ConsoleConfig,
+    host: Option<&HostHandle>,
+    subscribed: Option<tokio::sync::oneshot::Sender<()>>,
+) -> anyhow::Result<()> {
+    let mut subscribed = subscribed;
     let cancel = CancellationToken::new();
     let mut app = App::new(&cfg, bus.transport().to_string());
 
@@ -180,12 +191,22 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig) -> anyhow::Result<()> {
                 }
                 app.dirty = false;
             }
-            _ = clock.tick() => app.update(Msg::Tick, Utc::now()),
+            _ = clock.tick() => {
+                if let Some(h) = host {
+                    app.update(Msg::Local(local_facts(h)), Utc::now());
+                }
+                app.update(Msg::Tick, Utc::now());
+            }
             Some(why) = stop_rx.recv() => app.update(Msg::MonitorStopped(why), Utc::now()),
             n = mon_rx.recv_many(&mut batch, BATCH) => {
                 if n > 0 {
                     let now = Utc::now();
                     for m in batch.drain(..) {
+                        if matches!(m, MonitorMsg::Subscribed)
+                            && let Some(tx) = subscribed.take()
+                        {
+                            let _ = tx.send(());
+                        }
                         app.update(Msg::Monitor(m), now);
                     }
                 }
@@ -207,6 +228,31 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig) -> anyhow::Result<()> {
         }
     }
     result
+}
+
+/// What the embedded host knows that the lattice protocol does not carry.
+fn local_facts(h: &HostHandle) -> LocalHost {
+    LocalHost {
+        host_id: h.host().id(),
+        actors: h
+            .host()
+            .actor_stats()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.public_key,
+                    LocalActor {
+                        calls: a.calls.calls,
+                        errors: a.calls.errors,
+                        in_flight: a.calls.in_flight,
+                        revision: a.revision,
+                        digest: a.digest,
+                        note: a.note,
+                    },
+                )
+            })
+            .collect(),
+    }
 }
 
 /// Forwards terminal events. Key releases are dropped by the App (pitfall: double handling).

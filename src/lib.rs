@@ -4,8 +4,10 @@
 //! Layout:
 //! - [`lattice`]: the wire protocol (pure), the bus (NATS or in-process) and the monitor task;
 //! - [`state`]: the StateMonitor model and its pure reducer;
+//! - [`host`]: the embedded WebAssembly host (wasmtime, control interface, HTTP provider);
 //! - [`ingest`]: monitor messages → reducer calls;
-//! - [`cli`], [`snapshot`], [`logging`], [`terminal`]: the edges.
+//! - [`app`], [`ui`]: the console loop and its rendering;
+//! - [`modes`], [`cli`], [`snapshot`], [`emit`], [`logging`], [`terminal`]: the edges.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,37 +24,13 @@ pub mod host;
 pub mod ingest;
 pub mod lattice;
 pub mod logging;
+pub mod modes;
 pub mod snapshot;
 pub mod state;
 pub mod terminal;
 pub mod ui;
 
 use std::process::ExitCode;
-
-/// The console on the lattice the arguments name.
-async fn console(args: &cli::LatticeArgs) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let bus = match args.nats_url() {
-        // The console starts even when NATS is not up yet, and shows "connecting".
-        Some(url) => lattice::bus::Bus::connect(args.bus_options(url, true))
-            .await
-            .context("cannot set up the NATS connection")?,
-        None => lattice::bus::Bus::local(),
-    };
-    let mut monitor =
-        lattice::monitor::MonitorConfig::new(lattice::subjects::Subjects::new(&args.lattice));
-    monitor.ping_timeout = args.ping_timeout();
-    let cfg = app::ConsoleConfig {
-        lattice: args.lattice.clone(),
-        model: state::ModelConfig {
-            heartbeat_interval_secs: args.heartbeat_secs,
-            ..state::ModelConfig::default()
-        },
-        monitor,
-        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-    };
-    app::run_console(bus, cfg).await
-}
 
 /// Runs the parsed command line to completion.
 ///
@@ -74,6 +52,20 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             let _log = logging::to_stderr();
             rt.block_on(emit::run(args, &cli.lattice))
         }
+        None if cli.host.no_ui => {
+            let dir = cli
+                .host
+                .log_dir
+                .clone()
+                .unwrap_or_else(logging::default_log_dir);
+            let _log = logging::headless(&dir, cli.host.json_logs())?;
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), log_dir = %dir.display(), "lattice-tui host starting");
+            let code = rt.block_on(modes::headless(&cli));
+            if let Err(e) = &code {
+                tracing::error!("{e:#}");
+            }
+            code
+        }
         None => {
             let log_file = cli
                 .log_file
@@ -84,7 +76,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
                 version = env!("CARGO_PKG_VERSION"),
                 "lattice-tui console starting"
             );
-            rt.block_on(console(&cli.lattice))?;
+            rt.block_on(modes::console(&cli))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -102,7 +102,7 @@ fn rand_suffix() -> u64 {
 
 fn console_command(nats: &NatsServer, log: &std::path::Path, extra_env: &str) -> String {
     format!(
-        "env NO_COLOR=1 RUST_BACKTRACE=0 {extra_env} {BIN} --nats {} --log-file {}",
+        "env NO_COLOR=1 RUST_BACKTRACE=0 {extra_env} {BIN} --no-host --nats {} --log-file {}",
         nats.url(),
         log.display()
     )
@@ -214,7 +214,7 @@ fn console_starts_without_a_reachable_nats_and_says_so() {
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
     let pane = Pane::start(&format!(
-        "env NO_COLOR=1 {BIN} --nats nats://127.0.0.1:{port} --log-file {}",
+        "env NO_COLOR=1 {BIN} --no-host --nats nats://127.0.0.1:{port} --log-file {}",
         dir.path().join("console.log").display()
     ));
     pane.wait_for("a connecting header", |s| {
@@ -228,4 +228,76 @@ fn console_starts_without_a_reachable_nats_and_says_so() {
     pane.keys("C-c");
     let after = pane.wait_for("the console to exit", |s| s.contains("EXIT="));
     assert!(after.contains("EXIT=0"), "{after}");
+}
+
+/// A blocking `GET` returning the status and body (HTTP/1.0: no chunked framing).
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    c.write_all(format!("GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    c.read_to_string(&mut out)?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    ))
+}
+
+#[test]
+fn console_shows_its_embedded_host_serving_an_actor_over_http() {
+    let hello = common::actors::actor_wasm("hello");
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(&format!(
+        "env NO_COLOR=1 RUST_BACKTRACE=0 {BIN} --actor {} --http 127.0.0.1:{port} --log-file {}",
+        hello.display(),
+        dir.path().join("console.log").display()
+    ));
+    let hosts = pane.wait_for("the embedded host with its actor, provider and link", |s| {
+        s.contains("hosts 1") && s.contains("providers 1") && s.contains("links 1")
+    });
+    assert!(hosts.contains("in-process"), "{hosts}");
+    assert!(hosts.contains("● live"), "{hosts}");
+    assert!(hosts.contains("actors 1 (1 instances)"), "{hosts}");
+
+    let (status, body) = http_get(port, "/").expect("the actor serves HTTP");
+    assert_eq!(status, 200);
+    assert!(body.to_lowercase().contains("hello"), "{body}");
+
+    pane.keys("2");
+    let actors = pane.wait_for("the actor with its call count", |s| {
+        s.contains("[2 Actors]") && s.contains("hello") && s.contains("● running")
+    });
+    assert!(actors.contains("CALLS"), "{actors}");
+    pane.wait_for("the call counted (refreshed every second)", |s| {
+        s.lines().any(|l| l.contains("hello") && l.contains(" 1 "))
+    });
+
+    pane.keys("3");
+    let providers = pane.wait_for("the built-in provider", |s| s.contains("[3 Providers]"));
+    assert!(providers.contains("HTTP Server (built-in)"), "{providers}");
+    assert!(providers.contains("wasmcloud:httpserver"), "{providers}");
+    pane.wait_for("the provider healthy", |s| {
+        s.contains("healthy") && !s.contains("unhealthy")
+    });
+
+    pane.keys("4");
+    let links = pane.wait_for("the link", |s| s.contains("[4 Links]"));
+    assert!(
+        links.contains(&format!("address=127.0.0.1:{port}")),
+        "{links}"
+    );
+
+    pane.keys("q");
+    let after = pane.wait_for("the console to exit", |s| s.contains("EXIT="));
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(!pane.alternate_screen());
+    // Quitting stopped the host: nothing listens any more.
+    assert!(http_get(port, "/").is_err());
 }

@@ -193,4 +193,5 @@ pub async fn connect_bus(url: &str) -> Bus {
     .await
     .expect("connect to nats-server")
 }
+pub mod actors;
 pub mod fake_lattice;

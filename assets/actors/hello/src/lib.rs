@@ -1,0 +1,38 @@
+//! `hello`: answers every request with `200 Hello from lattice-tui!` as `text/plain`.
+
+use std::io::Write as _;
+
+use wasip2::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+
+wasip2::http::proxy::export!(Hello);
+
+/// The greeting, the whole response body.
+const GREETING: &[u8] = b"Hello from lattice-tui!\n";
+
+struct Hello;
+
+impl wasip2::exports::http::incoming_handler::Guest for Hello {
+    fn handle(_request: IncomingRequest, out: ResponseOutparam) {
+        let headers = Fields::from_list(&[
+            (
+                "content-type".to_owned(),
+                b"text/plain; charset=utf-8".to_vec(),
+            ),
+            (
+                "content-length".to_owned(),
+                GREETING.len().to_string().into_bytes(),
+            ),
+        ])
+        .expect("valid headers");
+        let resp = OutgoingResponse::new(headers);
+        let body = resp.body().expect("body taken once");
+        ResponseOutparam::set(out, Ok(resp));
+        let mut stream = body.write().expect("stream taken once");
+        stream.write_all(GREETING).expect("write body");
+        stream.flush().expect("flush body");
+        drop(stream);
+        OutgoingBody::finish(body, None).expect("finish body");
+    }
+}
