@@ -118,6 +118,12 @@ pub struct HostArgs {
     #[arg(long, default_value = "auto", value_name = "MODE", value_parser = ["auto", "on", "off"])]
     pub pooling: String,
 
+    /// Serve up to N requests with one actor instance instead of a fresh instance per request.
+    /// Faster, but trades isolation: state in an instance's memory leaks between the requests
+    /// (and clients) it serves. Off by default.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub instance_reuse: Option<u32>,
+
     /// Worker threads of the host's own runtime (guests never run on the console's).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub host_threads: u16,

@@ -42,7 +42,7 @@ pub fn host_config(lattice: &LatticeArgs, args: &HostArgs) -> HostConfig {
             "off" => PoolingMode::Off,
             _ => PoolingMode::Auto,
         },
-        ..RuntimeConfig::default()
+        instance_reuse: args.instance_reuse,
     };
     cfg.policy = ClaimsPolicy {
         require_signed: args.require_signed,
