@@ -332,3 +332,109 @@ async fn control_interface_scenario_over_the_in_process_lattice() {
     .await;
     within(T, "host stopped", host.stopped()).await;
 }
+
+/// The late actor-era dialect (control-interface 0.30 / wash 0.21): `scale` without
+/// `actor_id` starts an actor, `count: null` keeps at least one, `sa` without `count` stops
+/// all. And a failed live update leaves the actor running and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_dialect_and_failed_updates() {
+    let hello = actor_wasm("hello");
+    let hello_ref = hello.to_string_lossy().into_owned();
+    let bus = Bus::local();
+    let s = Subjects::new("default");
+    let mut events = bus.subscribe(&s.events()).await.unwrap();
+    let host = within(
+        T,
+        "host start",
+        host::start(bus.clone(), HostConfig::new("default")),
+    )
+    .await
+    .expect("host starts");
+    let id = host.id();
+
+    // scale without actor_id = start.
+    let a = ack(
+        &bus,
+        &s.host_command(&id, CmdVerb::Scale),
+        json!({"actor_ref": hello_ref, "count": 1, "host_id": id}),
+    )
+    .await;
+    assert!(a.accepted, "{a:?}");
+    let started = event(&mut events, "actor_started", |e| {
+        matches!(e.data, EventData::ActorStarted(_))
+    })
+    .await;
+    let EventData::ActorStarted(st) = started.data else {
+        unreachable!()
+    };
+    let pk = st.public_key;
+    // count: null keeps what runs (at least one).
+    let a = ack(
+        &bus,
+        &s.host_command(&id, CmdVerb::Scale),
+        json!({"actor_ref": hello_ref, "count": null, "host_id": id}),
+    )
+    .await;
+    assert!(a.accepted, "{a:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let inv = inventory(&bus, &s, &id).await;
+    assert_eq!(inv.actors.len(), 1);
+    assert_eq!(inv.actors[0].instances.len(), 1);
+    // Empty actor_id (washboard) scales the actor found by its reference.
+    let a = ack(
+        &bus,
+        &s.host_command(&id, CmdVerb::Scale),
+        json!({"actor_id": "", "actor_ref": hello_ref, "count": 2, "host_id": id}),
+    )
+    .await;
+    assert!(a.accepted, "{a:?}");
+    within(T, "two instances", async {
+        while inventory(&bus, &s, &id).await.actors[0].instances.len() != 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    // A live update from garbage fails, says why, and leaves the actor serving as before.
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"this is not wasm").unwrap();
+    let a = ack(
+        &bus,
+        &s.host_command(&id, CmdVerb::Update),
+        json!({"actor_id": pk, "new_actor_ref": garbage.to_string_lossy(), "host_id": id}),
+    )
+    .await;
+    assert!(!a.accepted && !a.error.is_empty(), "{a:?}");
+    let failed = event(&mut events, "actor_update_failed", |e| {
+        matches!(e.data, EventData::ActorUpdateFailed(_))
+    })
+    .await;
+    let EventData::ActorUpdateFailed(f) = failed.data else {
+        unreachable!()
+    };
+    assert_eq!(f.public_key, pk);
+    assert!(!f.reason.is_empty());
+    let inv = inventory(&bus, &s, &id).await;
+    assert_eq!(inv.actors[0].image_ref.as_deref(), Some(hello_ref.as_str()));
+
+    // sa without count stops all.
+    let a = ack(
+        &bus,
+        &s.host_command(&id, CmdVerb::StopActor),
+        json!({"actor_ref": pk, "host_id": id}),
+    )
+    .await;
+    assert!(a.accepted, "{a:?}");
+    let stopped = event(&mut events, "actors_stopped", |e| {
+        matches!(e.data, EventData::ActorsStopped(_))
+    })
+    .await;
+    let EventData::ActorsStopped(st) = stopped.data else {
+        unreachable!()
+    };
+    assert_eq!((st.count, st.remaining), (2, 0));
+    assert!(inventory(&bus, &s, &id).await.actors.is_empty());
+    host.stop();
+    within(T, "host stopped", host.stopped()).await;
+}
