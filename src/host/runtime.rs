@@ -870,7 +870,8 @@ fn classify_failure(e: wasmtime::Error, budget: Duration, instantiating: bool) -
         return HandleError::Deadline(budget);
     }
     let short = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
+        // Display reads "wasm trap: wasm `unreachable` instruction executed".
+        Some(trap) => trap.to_string(),
         None => one_line(&format!("{e:#}")),
     };
     tracing::debug!(error = ?e, "guest call error");
