@@ -29,7 +29,9 @@
 //! (no instantiation per request) but **trades isolation for speed**: globals, heap contents
 //! and anything else the guest keeps in its linear memory leak from one request to the next
 //! of the same instance, including between different clients. An instance that traps or
-//! misses its deadline is discarded, never reused. Off by default.
+//! misses its deadline is discarded, never reused. Parked idle instances (at most 64 per
+//! component version) keep their memory and, with the pooling allocator, their pool slots.
+//! Off by default.
 
 use std::future::Future;
 use std::pin::Pin;
