@@ -90,6 +90,18 @@ server_log="$target_dir/bench-http-servers.log"
 : >"$server_log"
 log "server logs: $server_log"
 
+others_busy() { # percent of all CPUs busy over one second
+  python3 - <<'PY'
+import time
+def snap():
+    with open("/proc/stat") as f:
+        v = list(map(int, f.readline().split()[1:]))
+    return sum(v), v[3] + v[4]
+t0, i0 = snap(); time.sleep(1); t1, i1 = snap()
+print(f"{100 * (1 - (i1 - i0) / max(1, t1 - t0)):.0f}%")
+PY
+}
+
 declare -A results
 configs=()
 for w in $WORKERS; do configs+=("ours-w$w"); done
@@ -110,10 +122,13 @@ for round in $(seq 1 "$ROUNDS"); do
         pid=$!; url="http://127.0.0.1:$PORT_WASMTIME/" ;;
     esac
     wait_ready "$url"
+    # CPU used by everything else over 1 s just before the run (the idle server uses ~0):
+    # more than a few % means another process shares the CPUs and the round is noisier.
+    load="$(others_busy)"
     r="$(run_wrk "$url")"
     stop_server
     results["$cfg"]+="$r;"
-    log "round $round $cfg: $(cut -d' ' -f1 <<<"$r") req/s, p99 $(cut -d' ' -f2 <<<"$r") ms"
+    log "round $round $cfg: $(cut -d' ' -f1 <<<"$r") req/s, p99 $(cut -d' ' -f2 <<<"$r") ms (others busy before: $load)"
   done
 done
 
