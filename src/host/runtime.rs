@@ -623,18 +623,15 @@ impl Runtime {
         let budget = self.inner.cfg.max_execution_time;
         let deadline = Instant::now() + budget;
 
-        let (instance, fresh) = match self.take_idle(loaded) {
+        let mut store = match self.take_idle(loaded) {
             Some(mut reused) => {
                 reused.store.data().log.begin_request(request_id);
                 reused.store.data_mut().deadline = deadline;
-                (Some(reused), false)
+                Instance::Reused(reused)
             }
-            None => (None, true),
-        };
-        let mut store = match instance {
-            Some(r) => Instance::Reused(r),
             None => Instance::Fresh(self.new_store(actor, request_id, deadline)),
         };
+        let fresh = matches!(store, Instance::Fresh(_));
 
         let (resp_tx, resp_rx) = oneshot::channel();
         let (incoming, outparam) = {
