@@ -682,6 +682,58 @@ async fn dropping_the_last_provider_handle_stops_its_listeners() {
 }
 
 #[tokio::test]
+async fn bad_and_silent_connections_do_not_disturb_the_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = default_runtime();
+    let limits = HttpLimits {
+        header_read_timeout: Duration::from_millis(300),
+        ..HttpLimits::default()
+    };
+    let provider = HttpProvider::new(rt.clone(), limits);
+    let hello = actor("MHELLO", load(&rt, "hello", 1).await);
+    let addr = put(&provider, "l1", &hello.target, "127.0.0.1:0", None).await;
+
+    // Garbage instead of HTTP: hyper answers 400 and closes that connection only.
+    let mut garbage = within(T, "connect", TcpStream::connect(addr))
+        .await
+        .unwrap();
+    within(
+        T,
+        "write",
+        garbage.write_all(b"\x16\x03\x01 not http at all\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    within(T, "read until close", garbage.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // A client that connects and says nothing is closed after the header read timeout.
+    let mut silent = within(T, "connect", TcpStream::connect(addr))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    within(T, "silent connection closed", silent.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    assert_eq!(get(addr, "/").await.status, StatusCode::OK);
+    assert_eq!(hello.target.stats.snapshot().calls, 1);
+}
+
+#[tokio::test]
 async fn a_live_swap_serves_the_next_request_while_the_old_one_finishes() {
     let rt = default_runtime();
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());

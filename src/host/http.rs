@@ -656,10 +656,16 @@ fn normalize_path(raw: &str) -> Result<String, &'static str> {
     }
     let trimmed = p.trim_end_matches('/');
     let path = if trimmed.is_empty() { "/" } else { trimmed };
-    if path == WELL_KNOWN_PREFIX || path.starts_with(&format!("{WELL_KNOWN_PREFIX}/")) {
+    if is_well_known(path) {
         return Err("paths under /.well-known/lattice are reserved for the host");
     }
     Ok(path.to_owned())
+}
+
+/// Whether `path` is [`WELL_KNOWN_PREFIX`] or under it (no allocation: this runs per request).
+fn is_well_known(path: &str) -> bool {
+    path.strip_prefix(WELL_KNOWN_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Whether `path` falls under the route prefix `prefix` (segment-wise).
@@ -786,7 +792,7 @@ async fn serve_connection(
 impl ListenerCtx {
     async fn dispatch(&self, req: Request<Incoming>) -> Response<ResponseBody> {
         let path = req.uri().path();
-        if path == WELL_KNOWN_PREFIX || path.starts_with(&format!("{WELL_KNOWN_PREFIX}/")) {
+        if is_well_known(path) {
             return self.well_known(&req);
         }
         if self.shared.draining.load(Ordering::Acquire) {
@@ -1147,5 +1153,9 @@ mod tests {
         assert_eq!(normalize_path(" /a/b/ ").unwrap(), "/a/b");
         assert!(normalize_path("/.well-known/lattice").is_err());
         assert!(normalize_path("/.well-known/other").is_ok());
+        assert!(is_well_known("/.well-known/lattice"));
+        assert!(is_well_known("/.well-known/lattice/health"));
+        assert!(!is_well_known("/.well-known/latticex"));
+        assert!(!is_well_known("/"));
     }
 }

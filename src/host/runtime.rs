@@ -29,7 +29,9 @@
 //! (no instantiation per request) but **trades isolation for speed**: globals, heap contents
 //! and anything else the guest keeps in its linear memory leak from one request to the next
 //! of the same instance, including between different clients. An instance that traps or
-//! misses its deadline is discarded, never reused. Off by default.
+//! misses its deadline is discarded, never reused. Parked idle instances (at most 64 per
+//! component version) keep their memory and, with the pooling allocator, their pool slots.
+//! Off by default.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -621,18 +623,15 @@ impl Runtime {
         let budget = self.inner.cfg.max_execution_time;
         let deadline = Instant::now() + budget;
 
-        let (instance, fresh) = match self.take_idle(loaded) {
+        let mut store = match self.take_idle(loaded) {
             Some(mut reused) => {
                 reused.store.data().log.begin_request(request_id);
                 reused.store.data_mut().deadline = deadline;
-                (Some(reused), false)
+                Instance::Reused(reused)
             }
-            None => (None, true),
-        };
-        let mut store = match instance {
-            Some(r) => Instance::Reused(r),
             None => Instance::Fresh(self.new_store(actor, request_id, deadline)),
         };
+        let fresh = matches!(store, Instance::Fresh(_));
 
         let (resp_tx, resp_rx) = oneshot::channel();
         let (incoming, outparam) = {
@@ -870,7 +869,8 @@ fn classify_failure(e: wasmtime::Error, budget: Duration, instantiating: bool) -
         return HandleError::Deadline(budget);
     }
     let short = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
+        // Display reads "wasm trap: wasm `unreachable` instruction executed".
+        Some(trap) => trap.to_string(),
         None => one_line(&format!("{e:#}")),
     };
     tracing::debug!(error = ?e, "guest call error");
