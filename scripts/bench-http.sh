@@ -2,8 +2,8 @@
 # HTTP throughput of lattice-tui's built-in HTTP server provider against `wasmtime serve`
 # (fresh instance per request, the default of both), on the same hello.wasm.
 #
-# Builds what it needs: the actors (scripts/build-actors.sh), the release example
-# `http_bench_server`, wasmtime-cli 48.0.8 (`cargo install --locked`, ~14 min, if missing) and
+# Builds what it needs: the actors (scripts/build-actors.sh), the release `lattice-tui`
+# (run as `lattice-tui --no-ui --actor hello.wasm --http ADDR`), wasmtime-cli 48.0.8 (`cargo install --locked`, ~14 min, if missing) and
 # wrk (apt, if missing). Then it ALTERNATES runs, round by round:
 #     ours (each tokio worker count in WORKERS), wasmtime serve -S cli, ...
 # and prints the median req/s and p99 of each, and the ratio ours / wasmtime.
@@ -32,10 +32,11 @@ log() { printf '==> %s\n' "$*" >&2; }
 actors="$(scripts/build-actors.sh hello | tail -n1)"
 wasm="$actors/hello.wasm"
 
-log "building the release example http_bench_server"
-cargo build --release --locked --quiet --example http_bench_server
+log "building lattice-tui (release)"
+cargo build --release --locked --quiet
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-ours_bin="$target_dir/release/examples/http_bench_server"
+ours_bin="$target_dir/release/lattice-tui"
+logs="$(mktemp -d)"
 
 if ! command -v wasmtime >/dev/null 2>&1 || ! wasmtime --version | grep -q " $WASMTIME_VERSION"; then
   log "installing wasmtime-cli $WASMTIME_VERSION (cargo install --locked; takes a while)"
@@ -112,10 +113,14 @@ for round in $(seq 1 "$ROUNDS"); do
   for cfg in "${configs[@]}"; do
     case "$cfg" in
       ours-w*)
-        "$ours_bin" "$wasm" --addr "127.0.0.1:$PORT_OURS" --workers "${cfg#ours-w}" >/dev/null 2>>"$server_log" &
+        # The whole headless host (control interface, events, heartbeats) on the in-process
+        # lattice, serving through its built-in HTTP provider.
+        RUST_LOG=warn "$ours_bin" --no-ui --log-dir "$logs" --actor "$wasm" --http "127.0.0.1:$PORT_OURS" \
+          --host-threads "${cfg#ours-w}" >/dev/null 2>>"$server_log" &
         pid=$!; url="http://127.0.0.1:$PORT_OURS/" ;;
       ours-reuse*)
-        "$ours_bin" "$wasm" --addr "127.0.0.1:$PORT_OURS" --workers 1 --reuse "$REUSE" >/dev/null 2>>"$server_log" &
+        RUST_LOG=warn "$ours_bin" --no-ui --log-dir "$logs" --actor "$wasm" --http "127.0.0.1:$PORT_OURS" \
+          --host-threads 1 --instance-reuse "$REUSE" >/dev/null 2>>"$server_log" &
         pid=$!; url="http://127.0.0.1:$PORT_OURS/" ;;
       wasmtime)
         wasmtime serve -S cli --addr "127.0.0.1:$PORT_WASMTIME" "$wasm" >/dev/null 2>>"$server_log" &
