@@ -28,6 +28,9 @@ if ! command -v tmux >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq tmux
 fi
 
+log "building the example and test actors (wasm32-wasip2)"
+scripts/build-actors.sh >/dev/null
+
 log "cargo fmt --check"
 cargo fmt --check
 log "cargo clippy"

@@ -24,7 +24,7 @@ use crate::host::HostHandle;
 use crate::ingest::ingest;
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
-use crate::state::{self, Lattice, LocalActor, LocalHost, ModelConfig, Timestamp};
+use crate::state::{self, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp};
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, ViewState};
 
@@ -132,19 +132,41 @@ impl App {
     }
 }
 
+/// What the console runs with besides the lattice.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// The embedded host, for its call counts.
+    pub host: Option<&'a HostHandle>,
+    /// Fired once the console follows the lattice's events.
+    pub subscribed: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The dev build's command and events.
+    pub build: Option<(String, mpsc::Receiver<crate::watch::BuildEvent>)>,
+}
+
+/// The next item of an optional channel; pending forever without one.
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => futures::future::pending().await,
+    }
+}
+
 /// Runs the console on `bus` until the user quits or SIGTERM/SIGINT arrives. Owns the
 /// terminal for that time and restores it on every exit path. `subscribed` fires once the
 /// console follows the lattice's events, so whatever starts then is seen as it happens.
 ///
 /// # Errors
 /// The terminal cannot be set up or drawn, or the input stream fails.
-pub async fn run_console(
-    bus: Bus,
-    cfg: ConsoleConfig,
-    host: Option<&HostHandle>,
-    subscribed: Option<tokio::sync::oneshot::Sender<()>>,
-) -> anyhow::Result<()> {
-    let mut subscribed = subscribed;
+pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> anyhow::Result<()> {
+    let Extras {
+        host,
+        mut subscribed,
+        build,
+    } = extras;
+    let (build_command, mut build_rx) = match build {
+        Some((c, rx)) => (c, Some(rx)),
+        None => (String::new(), None),
+    };
     let cancel = CancellationToken::new();
     let mut app = App::new(&cfg, bus.transport().to_string());
 
@@ -198,6 +220,11 @@ pub async fn run_console(
                 app.update(Msg::Tick, Utc::now());
             }
             Some(why) = stop_rx.recv() => app.update(Msg::MonitorStopped(why), Utc::now()),
+            Some(ev) = recv_opt(&mut build_rx) => {
+                let update = crate::modes::build_update(ev);
+                state::record_build(&mut app.model, &build_command, update, Utc::now());
+                app.dirty = true;
+            }
             n = mon_rx.recv_many(&mut batch, BATCH) => {
                 if n > 0 {
                     let now = Utc::now();
@@ -248,11 +275,27 @@ fn local_facts(h: &HostHandle) -> LocalHost {
                         revision: a.revision,
                         digest: a.digest,
                         note: a.note,
+                        source: a.source.to_string_lossy().into_owned(),
+                        watched: a.watched,
+                        last_reload: a.last_reload.map(|r| LocalReload {
+                            at: Some(chrono::DateTime::<Utc>::from(r.at)),
+                            revision: r.revision,
+                            digest: r.digest,
+                            detect_to_stable_us: micros(r.detect_to_stable),
+                            stable_to_compiled_us: micros(r.stable_to_compiled),
+                            swap_us: micros(r.swap),
+                            total_us: micros(r.total),
+                        }),
+                        last_error: a.last_error,
                     },
                 )
             })
             .collect(),
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Forwards terminal events. Key releases are dropped by the App (pitfall: double handling).

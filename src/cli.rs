@@ -22,13 +22,30 @@ pub struct Cli {
     #[command(flatten)]
     pub lattice: LatticeArgs,
 
+    /// Run the console only, without the embedded host (use with --nats to follow a lattice).
+    #[arg(long, conflicts_with = "no_ui", help_heading = "Embedded host")]
+    pub no_host: bool,
+
+    /// Start an actor from this .wasm file at start-up (repeatable).
+    #[arg(long = "actor", value_name = "PATH", help_heading = "Embedded host")]
+    pub actors: Vec<PathBuf>,
+
+    /// Serve HTTP on ADDR (IP:PORT) with the built-in provider, linked to the first --actor.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "actors",
+        help_heading = "Embedded host"
+    )]
+    pub http: Option<String>,
+
     /// Embedded host settings.
     #[command(flatten)]
     pub host: HostArgs,
 
     /// Write logs to this file (default: $XDG_STATE_HOME/lattice-tui/lattice-tui.log).
     /// Logs never go to the terminal while the console is up.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Logs")]
     pub log_file: Option<PathBuf>,
 
     /// What to do (default: run the console).
@@ -36,26 +53,65 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Parses the process arguments like [`Parser::parse`], and also refuses options of a plain
+    /// run given before a subcommand (`lattice-tui --no-ui dev …`): they would be silently
+    /// ignored otherwise. Exits with a usage error (status 2).
+    pub fn parse_checked() -> Self {
+        Self::parse_checked_from(std::env::args_os())
+    }
+
+    /// [`Cli::parse_checked`] over given arguments.
+    pub fn parse_checked_from<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_checked_from(args).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Cli::parse_checked_from`] that returns the usage error instead of exiting.
+    pub fn try_parse_checked_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Self::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        if let Some((sub, _)) = matches.subcommand() {
+            let misplaced = cmd
+                .get_arguments()
+                .filter(|a| !a.is_global_set())
+                .find(|a| {
+                    matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+                })
+                .map(|a| a.get_long().unwrap_or(a.get_id().as_str()).to_string());
+            if let Some(long) = misplaced {
+                let hint = if sub == "dev" {
+                    format!("; host options of `dev` go after it: lattice-tui dev --{long} …")
+                } else {
+                    String::new()
+                };
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--{long} is not an option of `{sub}`{hint}"),
+                ));
+            }
+        }
+        Self::from_arg_matches(&matches)
+    }
+}
+
 /// How the embedded host runs.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Embedded host")]
 pub struct HostArgs {
-    /// Run the console only, without the embedded host (use with --nats to follow a lattice).
-    #[arg(long)]
-    pub no_host: bool,
-
     /// Run the host without the console (headless); logs go to stderr and to --log-dir.
     /// SIGINT/SIGTERM drain gracefully. Exit codes: 0 clean stop, 1 runtime error, 2 usage.
-    #[arg(long, conflicts_with = "no_host")]
+    #[arg(long)]
     pub no_ui: bool,
-
-    /// Start an actor from this .wasm file at start-up (repeatable).
-    #[arg(long = "actor", value_name = "PATH")]
-    pub actors: Vec<PathBuf>,
-
-    /// Serve HTTP on ADDR (IP:PORT) with the built-in provider, linked to the first --actor.
-    #[arg(long, value_name = "ADDR", requires = "actors")]
-    pub http: Option<String>,
 
     /// Host label KEY=VALUE (repeatable); every HOST_* environment variable adds one too.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
@@ -199,11 +255,49 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub enum Command {
     /// Resync the lattice, print its model and exit (for scripts and tests).
     Snapshot(SnapshotArgs),
+    /// The developer loop: run actors from files, serve the first over HTTP, hot-reload them
+    /// when their files change (and optionally run a build when sources change)
+    ///
+    /// Starts the console (or, with --no-ui, a headless host) with the embedded host, starts
+    /// each PATH, links the first to the built-in HTTP server on --http and watches the files:
+    /// a changed file is compiled and checked first and swapped in without dropping a request;
+    /// a broken one leaves the running version serving.
+    Dev(Box<DevArgs>),
     /// Publish lattice CloudEvents read from files (for scripts, demos and tests)
     ///
     /// Events go to wasmbus.evt.{lattice}. A `.jsonl` file holds one event per line; any other
     /// file holds one event.
     Emit(EmitArgs),
+}
+
+/// `dev` options.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Actor files to run and watch (.wasm components).
+    #[arg(required = true, value_name = "PATH")]
+    pub actors: Vec<PathBuf>,
+
+    /// Where the first actor is served over HTTP.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub http: String,
+
+    /// Quiet time after a file's last change before it is reloaded, in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub debounce: u64,
+
+    /// Build command (run with sh -c) whenever a file under --watch-src changes; a failed
+    /// build leaves the running version alone. The reload follows the artifact changing.
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+
+    /// Source directories the build watches (recursively; target/ and .git/ are ignored).
+    /// Default: the current directory.
+    #[arg(long = "watch-src", value_name = "DIR", requires = "build")]
+    pub watch_src: Vec<PathBuf>,
+
+    /// The embedded host's settings (as for a plain run).
+    #[command(flatten)]
+    pub host: HostArgs,
 }
 
 /// `emit` options.
@@ -377,7 +471,7 @@ mod tests {
             "64MiB",
         ]);
         assert!(cli.host.no_ui);
-        assert_eq!(cli.host.actors.len(), 2);
+        assert_eq!(cli.actors.len(), 2);
         assert_eq!(cli.host.labels, vec![("zone".to_string(), "a".to_string())]);
         assert_eq!(cli.host.max_execution_time, Duration::from_millis(500));
         assert_eq!(cli.host.max_linear_memory, 64 << 20);
@@ -386,6 +480,25 @@ mod tests {
             "--http needs an actor"
         );
         assert!(Cli::try_parse_from(["lattice-tui", "--no-ui", "--no-host"]).is_err());
+        let dev = Cli::try_parse_checked_from([
+            "lattice-tui",
+            "--nats",
+            "nats://h:1",
+            "dev",
+            "--no-ui",
+            "a.wasm",
+        ])
+        .expect("lattice options go before or after the subcommand");
+        let Some(Command::Dev(d)) = dev.command else {
+            panic!("dev")
+        };
+        assert!(d.host.no_ui && !dev.host.no_ui);
+        let err = Cli::try_parse_checked_from(["lattice-tui", "--no-ui", "dev", "a.wasm"])
+            .expect_err("host options before `dev` are refused, not ignored");
+        assert!(err.to_string().contains("lattice-tui dev --no-ui"), "{err}");
+        assert!(
+            Cli::try_parse_checked_from(["lattice-tui", "--actor", "a.wasm", "snapshot"]).is_err()
+        );
         assert!(Cli::try_parse_from(["lattice-tui", "--label", "novalue"]).is_err());
     }
 

@@ -29,6 +29,7 @@ pub mod snapshot;
 pub mod state;
 pub mod terminal;
 pub mod ui;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -52,32 +53,55 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             let _log = logging::to_stderr();
             rt.block_on(emit::run(args, &cli.lattice))
         }
-        None if cli.host.no_ui => {
-            let dir = cli
-                .host
-                .log_dir
-                .clone()
-                .unwrap_or_else(logging::default_log_dir);
-            let _log = logging::headless(&dir, cli.host.json_logs())?;
-            tracing::info!(version = env!("CARGO_PKG_VERSION"), log_dir = %dir.display(), "lattice-tui host starting");
-            let code = rt.block_on(modes::headless(&cli));
-            if let Err(e) = &code {
-                tracing::error!("{e:#}");
+        Some(cli::Command::Dev(args)) => {
+            let plan = modes::Plan::from_dev(args);
+            if args.host.no_ui {
+                run_headless(&rt, &cli, &args.host, &plan)
+            } else {
+                run_console(&rt, &cli, &args.host, &plan)
             }
-            code
         }
-        None => {
-            let log_file = cli
-                .log_file
-                .clone()
-                .unwrap_or_else(logging::default_log_file);
-            let _log = logging::to_file(&log_file)?;
-            tracing::info!(
-                version = env!("CARGO_PKG_VERSION"),
-                "lattice-tui console starting"
-            );
-            rt.block_on(modes::console(&cli))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        None if cli.host.no_ui => run_headless(&rt, &cli, &cli.host, &modes::Plan::from_cli(&cli)),
+        None => run_console(&rt, &cli, &cli.host, &modes::Plan::from_cli(&cli)),
     }
+}
+
+/// The host alone, logging to stderr and rotated files.
+fn run_headless(
+    rt: &tokio::runtime::Runtime,
+    cli: &cli::Cli,
+    host: &cli::HostArgs,
+    plan: &modes::Plan,
+) -> anyhow::Result<ExitCode> {
+    let dir = host
+        .log_dir
+        .clone()
+        .unwrap_or_else(logging::default_log_dir);
+    let _log = logging::headless(&dir, host.json_logs())?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), log_dir = %dir.display(), "lattice-tui host starting");
+    let code = rt.block_on(modes::headless(&cli.lattice, host, plan));
+    if let Err(e) = &code {
+        tracing::error!("{e:#}");
+    }
+    code
+}
+
+/// The console (with the embedded host unless `--no-host`), logging to a file.
+fn run_console(
+    rt: &tokio::runtime::Runtime,
+    cli: &cli::Cli,
+    host: &cli::HostArgs,
+    plan: &modes::Plan,
+) -> anyhow::Result<ExitCode> {
+    let log_file = cli
+        .log_file
+        .clone()
+        .unwrap_or_else(logging::default_log_file);
+    let _log = logging::to_file(&log_file)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "lattice-tui console starting"
+    );
+    rt.block_on(modes::console(&cli.lattice, host, plan))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -129,6 +129,11 @@ pub fn headless(dir: &Path, json: bool) -> Result<LogGuard, LogError> {
                 .with_writer(file)
                 .boxed(),
             tracing_subscriber::fmt::layer()
+                // Colours only for a terminal that wants them, not for pipes and log collectors.
+                .with_ansi(
+                    std::io::IsTerminal::is_terminal(&std::io::stderr())
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                )
                 .with_writer(std::io::stderr)
                 .boxed(),
         )

@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = lattice_tui::cli::Cli::parse();
+    let cli = lattice_tui::cli::Cli::parse_checked();
     match lattice_tui::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -1,14 +1,16 @@
 //! The ways the binary runs: console with the embedded host (default), console alone
-//! (`--no-host`), host alone (`--no-ui`). Owns start-up and shutdown order; everything else is
-//! in the modules it wires together.
+//! (`--no-host`), host alone (`--no-ui`), and the developer loop (`dev`: the same, with the
+//! actors' files watched for hot reload and an optional build runner). Owns start-up and
+//! shutdown order; everything else is in the modules it wires together.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::app;
-use crate::cli::{Cli, HostArgs, LatticeArgs};
+use crate::cli::{Cli, DevArgs, HostArgs, LatticeArgs};
 use crate::host::claims::ClaimsPolicy;
 use crate::host::identity::{IdentityConfig, env_labels};
 use crate::host::runtime::{PoolingMode, RuntimeConfig};
@@ -17,13 +19,71 @@ use crate::lattice::bus::Bus;
 use crate::lattice::monitor::MonitorConfig;
 use crate::lattice::protocol::StringMap;
 use crate::lattice::subjects::Subjects;
-use crate::state::ModelConfig;
+use crate::state::{BuildUpdate, ModelConfig};
+use crate::watch::WatchConfig;
+use crate::watch::{BuildConfig, BuildEvent, Builder};
 
 /// How long quitting waits for the embedded host to drain and say `host_stopped`.
 const HOST_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What to start once the host runs.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The console alone, without the embedded host.
+    pub no_host: bool,
+    /// Actor files to start.
+    pub actors: Vec<PathBuf>,
+    /// Serve the first actor over HTTP here.
+    pub http: Option<String>,
+    /// Hot-reload every started actor (`dev`).
+    pub watch_all: bool,
+    /// Quiet time before a changed file is reloaded.
+    pub debounce: Duration,
+    /// The dev build, if any.
+    pub build: Option<BuildConfig>,
+}
+
+impl Plan {
+    /// `--actor` / `--http` / `--no-host` of a plain run.
+    pub fn from_cli(cli: &Cli) -> Self {
+        Self {
+            no_host: cli.no_host,
+            actors: cli.actors.clone(),
+            http: cli.http.clone(),
+            watch_all: false,
+            debounce: WatchConfig::default().debounce,
+            build: None,
+        }
+    }
+
+    /// `lattice-tui dev …`.
+    pub fn from_dev(args: &DevArgs) -> Self {
+        let debounce = Duration::from_millis(args.debounce);
+        let build = args.build.as_ref().map(|cmd| {
+            let mut b = BuildConfig::new(cmd.clone());
+            b.sources = if args.watch_src.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                args.watch_src.clone()
+            };
+            // The artifacts may live inside a source directory: their writes must not rebuild.
+            b.ignore = args.actors.clone();
+            b.debounce = debounce;
+            b
+        });
+        Self {
+            no_host: false,
+            actors: args.actors.clone(),
+            http: Some(args.http.clone()),
+            watch_all: true,
+            debounce,
+            build,
+        }
+    }
+}
+
 /// The host configuration the arguments describe.
-pub fn host_config(lattice: &LatticeArgs, args: &HostArgs) -> HostConfig {
+pub fn host_config(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> HostConfig {
     let mut cfg = HostConfig::new(&lattice.lattice);
     cfg.identity = IdentityConfig {
         host_seed: args.host_seed.clone(),
@@ -48,6 +108,11 @@ pub fn host_config(lattice: &LatticeArgs, args: &HostArgs) -> HostConfig {
         require_signed: args.require_signed,
         allowed_issuers: args.allowed_issuers.clone(),
     };
+    cfg.hot_reload = WatchConfig {
+        debounce: plan.debounce,
+        ..WatchConfig::default()
+    };
+    cfg.watch_all = plan.watch_all;
     cfg
 }
 
@@ -60,11 +125,11 @@ async fn connect(lattice: &LatticeArgs, retry: bool) -> anyhow::Result<Bus> {
     })
 }
 
-/// Starts the `--actor`s and the `--http` link. Returns the failures (the host keeps running).
-async fn start_up(host: &HostHandle, args: &HostArgs) -> Vec<String> {
+/// Starts the plan's actors and HTTP link. Returns the failures (the host keeps running).
+async fn start_up(host: &HostHandle, plan: &Plan) -> Vec<String> {
     let mut failures = Vec::new();
     let mut first = None;
-    for path in &args.actors {
+    for path in &plan.actors {
         let actor_ref = path.to_string_lossy().into_owned();
         let r = actor_ref.clone();
         match host
@@ -78,7 +143,7 @@ async fn start_up(host: &HostHandle, args: &HostArgs) -> Vec<String> {
             Ok(Err(e)) | Err(e) => failures.push(format!("actor {actor_ref}: {e}")),
         }
     }
-    if let (Some(addr), Some(pk)) = (args.http.clone(), first) {
+    if let (Some(addr), Some(pk)) = (plan.http.clone(), first) {
         let a = addr.clone();
         match host
             .run(move |h| async move { h.serve_http(&pk, &a, "default").await })
@@ -91,18 +156,58 @@ async fn start_up(host: &HostHandle, args: &HostArgs) -> Vec<String> {
     failures
 }
 
+/// Starts the dev build runner, if the plan has one.
+fn start_build(
+    plan: &Plan,
+) -> anyhow::Result<Option<(Builder, String, tokio::sync::mpsc::Receiver<BuildEvent>)>> {
+    let Some(cfg) = plan.build.clone() else {
+        return Ok(None);
+    };
+    let command = cfg.command.clone();
+    let sources = cfg.sources.clone();
+    let (builder, rx) = Builder::start(cfg).context("cannot start the build runner")?;
+    tracing::info!(%command, ?sources, "build runs when these sources change");
+    Ok(Some((builder, command, rx)))
+}
+
+/// A build event as the console's model records it.
+pub fn build_update(ev: BuildEvent) -> BuildUpdate {
+    match ev {
+        BuildEvent::Started { run, trigger } => BuildUpdate::Started {
+            run,
+            trigger: trigger
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        },
+        BuildEvent::Output { run, line, stderr } => BuildUpdate::Output { run, line, stderr },
+        BuildEvent::Finished {
+            run,
+            success,
+            code,
+            took,
+        } => BuildUpdate::Finished {
+            run,
+            success,
+            code,
+            took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        },
+        BuildEvent::Cancelled { run } => BuildUpdate::Cancelled { run },
+        BuildEvent::Error { message } => BuildUpdate::Error { message },
+    }
+}
+
 /// The console, with the embedded host unless `--no-host`.
-pub async fn console(cli: &Cli) -> anyhow::Result<()> {
-    let lattice = &cli.lattice;
+pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> anyhow::Result<()> {
     // The console starts even when NATS is not up yet (it shows "connecting"); the host needs
     // the connection for its JetStream bucket, so with a host the first connect must succeed.
-    let bus = connect(lattice, cli.host.no_host).await?;
-    let host = if cli.host.no_host {
+    let bus = connect(lattice, plan.no_host).await?;
+    let host = if plan.no_host {
         None
     } else {
-        let cfg = host_config(lattice, &cli.host);
+        let cfg = host_config(lattice, args, plan);
         Some(
-            host::spawn(bus.clone(), cfg, usize::from(cli.host.host_threads))
+            host::spawn(bus.clone(), cfg, usize::from(args.host_threads))
                 .await
                 .context("cannot start the embedded host")?,
         )
@@ -126,15 +231,23 @@ pub async fn console(cli: &Cli) -> anyhow::Result<()> {
         if subscribed_rx.await.is_err() {
             return;
         }
-        for failure in start_up(h, &cli.host).await {
+        for failure in start_up(h, plan).await {
             // Visible in the console too: the failure events are on the lattice.
             tracing::error!("{failure}");
         }
     };
-    let (result, ()) = tokio::join!(
-        app::run_console(bus, cfg, host.as_ref(), Some(subscribed_tx)),
-        startup
-    );
+    let build = start_build(plan)?;
+    let (builder, build_rx) = match build {
+        Some((b, command, rx)) => (Some(b), Some((command, rx))),
+        None => (None, None),
+    };
+    let extras = app::Extras {
+        host: host.as_ref(),
+        subscribed: Some(subscribed_tx),
+        build: build_rx,
+    };
+    let (result, ()) = tokio::join!(app::run_console(bus, cfg, extras), startup);
+    drop(builder);
     if let Some(h) = host
         && tokio::time::timeout(HOST_STOP_TIMEOUT, h.shutdown())
             .await
@@ -146,28 +259,76 @@ pub async fn console(cli: &Cli) -> anyhow::Result<()> {
 }
 
 /// The host alone. Runs until SIGINT/SIGTERM or `cmd.{host}.stop`, then drains.
-pub async fn headless(cli: &Cli) -> anyhow::Result<ExitCode> {
+pub async fn headless(
+    lattice: &LatticeArgs,
+    args: &HostArgs,
+    plan: &Plan,
+) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let bus = connect(&cli.lattice, false).await?;
-    let cfg = host_config(&cli.lattice, &cli.host);
-    let host = host::spawn(bus, cfg, usize::from(cli.host.host_threads))
+    let bus = connect(lattice, false).await?;
+    let cfg = host_config(lattice, args, plan);
+    let host = host::spawn(bus, cfg, usize::from(args.host_threads))
         .await
         .context("cannot start the host")?;
     tracing::info!(
         host_id = %host.host().id(),
         name = %host.host().friendly_name(),
-        lattice = %cli.lattice.lattice,
+        lattice = %lattice.lattice,
         "host running; SIGINT or SIGTERM stops it"
     );
-    let failures = start_up(&host, &cli.host).await;
+    // The build watches its sources before the actors start, so no change is missed.
+    let build = start_build(plan)?;
+    let _builder = build.map(|(builder, command, mut rx)| {
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                match build_update(ev) {
+                    BuildUpdate::Started { run, trigger } => {
+                        tracing::info!(run, ?trigger, %command, "build started");
+                    }
+                    BuildUpdate::Output { run, line, stderr } => {
+                        tracing::info!(target: "build", run, stderr, "{line}");
+                    }
+                    BuildUpdate::Finished {
+                        run,
+                        success: true,
+                        took_ms,
+                        ..
+                    } => {
+                        tracing::info!(run, took_ms, "build succeeded");
+                    }
+                    BuildUpdate::Finished {
+                        run, code, took_ms, ..
+                    } => {
+                        tracing::error!(
+                            run,
+                            ?code,
+                            took_ms,
+                            "build failed; the running version stays"
+                        );
+                    }
+                    BuildUpdate::Cancelled { run } => {
+                        tracing::info!(run, "build cancelled: sources changed again");
+                    }
+                    BuildUpdate::Error { message } => {
+                        tracing::warn!(%message, "build runner error")
+                    }
+                }
+            }
+        });
+        builder
+    });
+    let failures = start_up(&host, plan).await;
     if !failures.is_empty() {
         for f in &failures {
             tracing::error!("{f}");
         }
         host.shutdown().await;
         anyhow::bail!("start-up failed: {}", failures.join("; "));
+    }
+    if let Some(addr) = &plan.http {
+        tracing::info!("serving on http://{addr}/");
     }
     let stop = host.host().clone();
     tokio::select! {

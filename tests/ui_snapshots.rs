@@ -11,7 +11,9 @@ use lattice_tui::lattice::protocol::{
     HealthCheck, HeartbeatActors, HeartbeatProvider, HostHeartbeat, HostStarted, LatticeEvent,
     LinkDefinition, ProviderEventClaims, ProviderStartFailed, ProviderStarted, StringMap,
 };
-use lattice_tui::state::{self, Lattice, LocalActor, LocalHost, ModelConfig, Timestamp};
+use lattice_tui::state::{
+    self, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
+};
 use lattice_tui::ui::{self, Action, Mode, RowKey, Tab, ViewState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -326,12 +328,27 @@ fn lattice() -> Lattice {
                         digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
                             .into(),
                         note: None,
+                        source: "/work/actors/echo.wasm".into(),
+                        watched: true,
+                        last_reload: Some(LocalReload {
+                            at: Some(at(58)),
+                            revision: 3,
+                            digest:
+                                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                                    .into(),
+                            detect_to_stable_us: 121_400,
+                            stable_to_compiled_us: 46_250,
+                            swap_us: 180,
+                            total_us: 167_830,
+                        }),
+                        last_error: None,
                     },
                 ),
                 (
                     key(KV),
                     LocalActor {
                         note: Some("component does not export wasi:http/incoming-handler".into()),
+                        last_error: Some("compile error: unknown import wasi:nope/thing".into()),
                         ..LocalActor::default()
                     },
                 ),
@@ -870,4 +887,69 @@ fn help_lists_every_binding() {
             b.keys_label()
         );
     }
+}
+
+/// `lattice-tui dev --build`: the header shows the last build's outcome and `b` opens its
+/// output, stderr highlighted, with the run that failed and the command.
+#[test]
+fn build_output_overlay_after_a_failed_build() {
+    use lattice_tui::state::BuildUpdate;
+    let mut m = lattice();
+    let cmd = "cargo build --target wasm32-wasip2 --release";
+    let updates = [
+        BuildUpdate::Started {
+            run: 1,
+            trigger: vec!["src/lib.rs".into()],
+        },
+        BuildUpdate::Output {
+            run: 1,
+            line: "   Compiling hello v0.1.0".into(),
+            stderr: true,
+        },
+        BuildUpdate::Finished {
+            run: 1,
+            success: true,
+            code: Some(0),
+            took_ms: 4_210,
+        },
+        BuildUpdate::Started {
+            run: 2,
+            trigger: vec!["src/lib.rs".into(), "src/http.rs".into()],
+        },
+        BuildUpdate::Cancelled { run: 2 },
+        BuildUpdate::Started {
+            run: 3,
+            trigger: vec!["src/http.rs".into()],
+        },
+        BuildUpdate::Output {
+            run: 3,
+            line: "   Compiling hello v0.1.0".into(),
+            stderr: true,
+        },
+        BuildUpdate::Output {
+            run: 3,
+            line: "error[E0425]: cannot find value `greeting` in this scope".into(),
+            stderr: true,
+        },
+        BuildUpdate::Output {
+            run: 3,
+            line: "  --> src/http.rs:12:9".into(),
+            stderr: true,
+        },
+        BuildUpdate::Finished {
+            run: 3,
+            success: false,
+            code: Some(101),
+            took_ms: 1_830,
+        },
+    ];
+    for (i, u) in updates.into_iter().enumerate() {
+        state::record_build(&mut m, cmd, u, at(80 + i as i64));
+    }
+    let mut v = ViewState::new(false);
+    insta::assert_snapshot!("build_chip_in_the_header", wide(&m, &mut v).backend());
+    let _ = press(&mut v, &m, KeyCode::Char('b'));
+    insta::assert_snapshot!("build_overlay", wide(&m, &mut v).backend());
+    let _ = press(&mut v, &m, KeyCode::Char('x'));
+    assert_eq!(v.mode(), Mode::Normal, "any key closes the build output");
 }

@@ -52,6 +52,8 @@ pub fn builtin_http_key() -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct CoreSettings {
     pub policy: ClaimsPolicy,
+    /// Hot-reload every actor started from a file.
+    pub watch_all: bool,
 }
 
 /// One running instance of an actor.
@@ -71,12 +73,40 @@ pub(crate) struct ActorEntry {
     pub live: watch::Sender<Arc<Loaded>>,
     pub stats: Arc<CallStats>,
     pub instances: BTreeMap<String, InstanceInfo>,
+    /// Whether the file is watched for hot reload.
+    pub watched: bool,
+    /// The last successful hot reload.
+    pub last_reload: Option<super::ReloadInfo>,
+    /// The last failed update or reload, cleared by the next good one.
+    pub last_error: Option<String>,
 }
 
 impl ActorEntry {
     fn revision(&self) -> i64 {
         self.live.borrow().revision
     }
+}
+
+/// What an update swaps against.
+struct CurrentVersion {
+    signed: bool,
+    revision: i64,
+    serves_http: bool,
+}
+
+/// A new version, checked and compiled, not yet serving.
+struct PreparedUpdate {
+    identity: ActorIdentity,
+    loaded: Arc<Loaded>,
+    source: PathBuf,
+}
+
+/// What a swap did.
+struct Committed {
+    revision: i64,
+    digest: String,
+    compile_time: std::time::Duration,
+    swapped: Instant,
 }
 
 /// A running instance of the built-in HTTP server provider (keyed by link name).
@@ -136,6 +166,8 @@ pub(crate) struct HostInner {
     pub shutdown: CancellationToken,
     /// Every task the host spawns.
     pub tasks: TaskTracker,
+    /// Follows watched actors' files (hot reload).
+    pub watcher: Mutex<Option<crate::watch::FileWatcher>>,
 }
 
 /// Locks a table. A poisoned lock means a panic elsewhere already; the data is still usable.
@@ -243,6 +275,7 @@ impl HostInner {
             heartbeat_now: Notify::new(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            watcher: Mutex::new(None),
         }
     }
 
@@ -379,6 +412,10 @@ impl HostInner {
                     revision: live.revision,
                     digest: live.digest.clone(),
                     note: live.no_http_reason.clone(),
+                    source: a.source.clone(),
+                    watched: a.watched,
+                    last_reload: a.last_reload.clone(),
+                    last_error: a.last_error.clone(),
                 }
             })
             .collect()
@@ -470,6 +507,11 @@ impl HostInner {
         if let Some(reason) = &loaded.no_http_reason {
             tracing::info!(actor = %pk, %reason, "actor started without an HTTP handler");
         }
+        let wants_watch = self.settings.watch_all
+            || annotations
+                .get(super::reload::WATCH_ANNOTATION)
+                .is_some_and(|v| v == "true");
+        let watched = wants_watch && super::reload::watch(&self.watcher, &source);
         {
             let mut actors = lock(&self.actors);
             if !actors.contains_key(&pk) {
@@ -483,6 +525,9 @@ impl HostInner {
                         live,
                         stats: Arc::new(CallStats::default()),
                         instances: BTreeMap::new(),
+                        watched,
+                        last_reload: None,
+                        last_error: None,
                     },
                 );
             }
@@ -544,7 +589,7 @@ impl HostInner {
         count: Option<u16>,
         filter: &StringMap,
     ) -> Result<(), OpError> {
-        let (stopped, remaining) = {
+        let (stopped, remaining, gone) = {
             let mut actors = lock(&self.actors);
             let Some(a) = actors.get_mut(public_key) else {
                 return Err(format!("actor {public_key} is not running on this host"));
@@ -570,11 +615,19 @@ impl HostInner {
                 .filter_map(|id| a.instances.remove(&id).map(|i| (id, i)))
                 .collect();
             let remaining = a.instances.len();
-            if remaining == 0 {
-                actors.remove(public_key);
-            }
-            (stopped, remaining)
+            let gone = if remaining == 0 {
+                actors
+                    .remove(public_key)
+                    .filter(|a| a.watched)
+                    .map(|a| a.source)
+            } else {
+                None
+            };
+            (stopped, remaining, gone)
         };
+        if let Some(source) = gone {
+            super::reload::unwatch_if_unused(self, &source);
+        }
         self.publish_stopped(public_key, &stopped, remaining, filter)
             .await;
         if remaining == 0 {
@@ -669,88 +722,121 @@ impl HostInner {
         actor_id: &str,
         new_ref: &str,
     ) -> Result<i64, OpError> {
-        let (signed, current_rev, instances) = {
-            let actors = lock(&self.actors);
-            let Some(a) = actors.get(actor_id) else {
-                return Err(format!("actor {actor_id} is not running on this host"));
-            };
-            (
-                a.identity.signed,
-                a.revision(),
-                a.instances.keys().cloned().collect::<Vec<_>>(),
-            )
+        let current = self.current_version(actor_id)?;
+        let next = current.revision + 1;
+        let read = async {
+            let path = resolve_actor_ref(new_ref)?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let source = tokio::fs::canonicalize(&path)
+                .await
+                .unwrap_or_else(|_| path.clone());
+            Ok::<_, OpError>((Arc::<[u8]>::from(bytes), source))
         };
-        match self
-            .load_update(actor_id, new_ref, signed, current_rev)
-            .await
-        {
-            Ok((identity, loaded, source)) => {
-                let revision = loaded.revision;
-                {
-                    let mut actors = lock(&self.actors);
-                    if let Some(a) = actors.get_mut(actor_id) {
-                        a.live.send_replace(loaded);
-                        a.identity = ActorIdentity {
-                            public_key: actor_id.to_string(),
-                            ..identity.clone()
-                        };
-                        a.image_ref = new_ref.to_string();
-                        a.source = source;
-                    }
-                }
-                let claims = ActorIdentity {
-                    public_key: actor_id.to_string(),
-                    ..identity
-                }
-                .claims_map();
-                if let Err(e) = self.data.put_claims(&claims).await {
-                    tracing::warn!(error = %e, "could not write updated claims");
-                }
-                for id in instances {
-                    self.events
-                        .publish(EventData::ActorUpdated(ActorUpdated {
-                            public_key: actor_id.to_string(),
-                            revision,
-                            instance_id: id,
-                        }))
-                        .await;
-                }
-                Ok(revision)
-            }
+        let prepared = match read.await {
+            Ok((bytes, source)) => self.prepare_update(actor_id, bytes, source, &current).await,
+            Err(reason) => Err((next, reason)),
+        };
+        match prepared {
+            Ok(p) => Ok(self
+                .commit_update(actor_id, p, Some(new_ref))
+                .await
+                .revision),
             Err((revision, reason)) => {
                 tracing::warn!(actor = actor_id, new_ref, %reason, "live update failed");
-                for id in instances {
-                    self.events
-                        .publish(EventData::ActorUpdateFailed(ActorUpdateFailed {
-                            public_key: actor_id.to_string(),
-                            revision,
-                            instance_id: id,
-                            reason: reason.clone(),
-                        }))
-                        .await;
-                }
+                self.fail_update(actor_id, revision, &reason).await;
                 Err(reason)
             }
         }
     }
 
-    async fn load_update(
+    /// Hot reload: swaps in `bytes` (just read from `source` by the file watcher) through the
+    /// same checks and swap as `upd`, and records the timing of each step for the console.
+    ///
+    /// # Errors
+    /// The reason of a failed reload (also published as `actor_update_failed`).
+    pub async fn reload_actor(
+        self: &Arc<Self>,
+        actor_id: &str,
+        bytes: Arc<[u8]>,
+        source: PathBuf,
+        detected: Instant,
+        stable: Instant,
+    ) -> Result<super::ReloadInfo, OpError> {
+        let current = self.current_version(actor_id)?;
+        match self.prepare_update(actor_id, bytes, source, &current).await {
+            Ok(p) => {
+                let compiled = Instant::now();
+                let done = self.commit_update(actor_id, p, None).await;
+                let info = super::ReloadInfo {
+                    at: std::time::SystemTime::now(),
+                    revision: done.revision,
+                    digest: done.digest,
+                    detect_to_stable: stable.saturating_duration_since(detected),
+                    stable_to_compiled: compiled.saturating_duration_since(stable),
+                    compile: done.compile_time,
+                    swap: done.swapped.saturating_duration_since(compiled),
+                    total: done.swapped.saturating_duration_since(detected),
+                };
+                if let Some(a) = lock(&self.actors).get_mut(actor_id) {
+                    a.last_reload = Some(info.clone());
+                    a.last_error = None;
+                }
+                tracing::info!(
+                    actor = actor_id,
+                    revision = info.revision,
+                    digest = %&info.digest[..info.digest.len().min(12)],
+                    detect_to_stable_ms = info.detect_to_stable.as_secs_f64() * 1e3,
+                    compile_ms = info.compile.as_secs_f64() * 1e3,
+                    swap_ms = info.swap.as_secs_f64() * 1e3,
+                    total_ms = info.total.as_secs_f64() * 1e3,
+                    "actor reloaded"
+                );
+                Ok(info)
+            }
+            Err((revision, reason)) => {
+                tracing::warn!(actor = actor_id, %reason, "hot reload failed; the running version keeps serving");
+                self.fail_update(actor_id, revision, &reason).await;
+                Err(reason)
+            }
+        }
+    }
+
+    /// Records a reload that could not even be attempted (the watcher found no usable file).
+    pub async fn reload_refused(self: &Arc<Self>, actor_id: &str, reason: &str) {
+        let Ok(current) = self.current_version(actor_id) else {
+            return;
+        };
+        tracing::warn!(actor = actor_id, %reason, "hot reload refused; the running version keeps serving");
+        self.fail_update(actor_id, current.revision + 1, reason)
+            .await;
+    }
+
+    fn current_version(&self, actor_id: &str) -> Result<CurrentVersion, OpError> {
+        let actors = lock(&self.actors);
+        let a = actors
+            .get(actor_id)
+            .ok_or_else(|| format!("actor {actor_id} is not running on this host"))?;
+        let live = a.live.borrow();
+        Ok(CurrentVersion {
+            signed: a.identity.signed,
+            revision: live.revision,
+            serves_http: live.serves_http(),
+        })
+    }
+
+    /// Checks the claims and compiles the new version; touches nothing that runs.
+    async fn prepare_update(
         &self,
         actor_id: &str,
-        new_ref: &str,
-        signed: bool,
-        current_rev: i64,
-    ) -> Result<(ActorIdentity, Arc<Loaded>, PathBuf), (i64, OpError)> {
-        let next = current_rev + 1;
-        let path = resolve_actor_ref(new_ref).map_err(|e| (next, e))?;
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| (next, format!("cannot read {}: {e}", path.display())))?;
-        let source = tokio::fs::canonicalize(&path)
-            .await
-            .unwrap_or_else(|_| path.clone());
+        bytes: Arc<[u8]>,
+        source: PathBuf,
+        current: &CurrentVersion,
+    ) -> Result<PreparedUpdate, (i64, OpError)> {
+        let next = current.revision + 1;
         let policy = self.settings.policy.clone();
-        let stem = file_stem(&path);
+        let stem = file_stem(&source);
         let source_text = source.to_string_lossy().into_owned();
         let (identity, bytes) = tokio::task::spawn_blocking(move || {
             claims::identify(&bytes, &source_text, &stem, &policy).map(|id| (id, bytes))
@@ -758,17 +844,17 @@ impl HostInner {
         .await
         .map_err(|e| (next, format!("claims check failed: {e}")))?
         .map_err(|e| (next, e.to_string()))?;
-        if identity.signed != signed {
+        if identity.signed != current.signed {
             return Err((
                 next,
-                if signed {
+                if current.signed {
                     "the new module is not signed; a signed actor can only be replaced by a module signed with the same key".to_string()
                 } else {
                     "the new module is signed; an unsigned actor can only be replaced by an unsigned module".to_string()
                 },
             ));
         }
-        if signed && identity.public_key != actor_id {
+        if current.signed && identity.public_key != actor_id {
             return Err((
                 next,
                 format!(
@@ -777,7 +863,7 @@ impl HostInner {
                 ),
             ));
         }
-        let revision = if signed {
+        let revision = if current.signed {
             i64::from(identity.rev.unwrap_or(0))
         } else {
             next
@@ -787,7 +873,99 @@ impl HostInner {
             .load(bytes, revision)
             .await
             .map_err(|e| (revision, e.to_string()))?;
-        Ok((identity, loaded, source))
+        if current.serves_http && !loaded.serves_http() {
+            // Swapping would turn a working HTTP actor into 503s: keep the old version.
+            return Err((
+                revision,
+                format!(
+                    "the new version cannot serve HTTP ({}); revision {} keeps serving",
+                    loaded
+                        .no_http_reason
+                        .as_deref()
+                        .unwrap_or("no wasi:http/incoming-handler export"),
+                    current.revision
+                ),
+            ));
+        }
+        Ok(PreparedUpdate {
+            identity,
+            loaded,
+            source,
+        })
+    }
+
+    /// Swaps the prepared version in (atomically: the next request sees it, requests in
+    /// flight finish on the old one), then publishes `actor_updated` per instance.
+    async fn commit_update(
+        &self,
+        actor_id: &str,
+        p: PreparedUpdate,
+        new_ref: Option<&str>,
+    ) -> Committed {
+        let revision = p.loaded.revision;
+        let digest = p.loaded.digest.clone();
+        let compile_time = p.loaded.compile_time;
+        let identity = ActorIdentity {
+            public_key: actor_id.to_string(),
+            ..p.identity
+        };
+        let (instances, swapped) = {
+            let mut actors = lock(&self.actors);
+            match actors.get_mut(actor_id) {
+                Some(a) => {
+                    a.live.send_replace(p.loaded);
+                    let swapped = Instant::now();
+                    a.identity = identity.clone();
+                    if let Some(r) = new_ref {
+                        a.image_ref = r.to_string();
+                    }
+                    a.source = p.source;
+                    (a.instances.keys().cloned().collect::<Vec<_>>(), swapped)
+                }
+                None => (Vec::new(), Instant::now()),
+            }
+        };
+        if let Err(e) = self.data.put_claims(&identity.claims_map()).await {
+            tracing::warn!(error = %e, "could not write updated claims");
+        }
+        for id in instances {
+            self.events
+                .publish(EventData::ActorUpdated(ActorUpdated {
+                    public_key: actor_id.to_string(),
+                    revision,
+                    instance_id: id,
+                }))
+                .await;
+        }
+        Committed {
+            revision,
+            digest,
+            compile_time,
+            swapped,
+        }
+    }
+
+    async fn fail_update(&self, actor_id: &str, revision: i64, reason: &str) {
+        let instances: Vec<String> = {
+            let mut actors = lock(&self.actors);
+            match actors.get_mut(actor_id) {
+                Some(a) => {
+                    a.last_error = Some(reason.to_string());
+                    a.instances.keys().cloned().collect()
+                }
+                None => Vec::new(),
+            }
+        };
+        for id in instances {
+            self.events
+                .publish(EventData::ActorUpdateFailed(ActorUpdateFailed {
+                    public_key: actor_id.to_string(),
+                    revision,
+                    instance_id: id,
+                    reason: reason.to_string(),
+                }))
+                .await;
+        }
     }
 
     /// Stops every actor (shutdown), with their events.
@@ -1046,6 +1224,15 @@ impl HostInner {
         if errors_changed {
             self.check_health().await;
         }
+    }
+
+    /// Whether the route of link `id` is up (`Some(Ok)`), failed (`Some(Err(why))`), or not
+    /// reconciled yet (`None`).
+    pub fn route_state(&self, id: &str) -> Option<Result<(), String>> {
+        if lock(&self.routes).contains_key(id) {
+            return Some(Ok(()));
+        }
+        lock(&self.route_errors).get(id).cloned().map(Err)
     }
 
     /// Routes currently applied: link id → actor id.

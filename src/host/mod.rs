@@ -19,6 +19,7 @@ pub mod guest_io;
 pub mod http;
 pub mod identity;
 pub mod lattice_data;
+mod reload;
 pub mod runtime;
 
 use std::sync::Arc;
@@ -35,10 +36,12 @@ use self::core::{CoreSettings, HostInner, ProviderStart};
 use self::http::{CallStatsSnapshot, HttpLimits, HttpProvider};
 use self::identity::{HostIdentity, IdentityConfig, IdentityError};
 use self::lattice_data::{DataError, LatticeData};
+pub use self::reload::WATCH_ANNOTATION;
 use self::runtime::{Runtime, RuntimeConfig, RuntimeError};
 use crate::lattice::bus::{Bus, BusError};
 use crate::lattice::protocol::{LinkDefinition, StringMap};
 use crate::lattice::subjects::Subjects;
+use crate::watch::{FileWatcher, WatchConfig};
 
 /// Heartbeat period of OTP hosts.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
@@ -67,6 +70,11 @@ pub struct HostConfig {
     /// Shared lattice data to use instead of the bus's (in-process lattices with several
     /// hosts share one); `None`: JetStream KV on NATS, memory on the in-process bus.
     pub data: Option<LatticeData>,
+    /// How watched actor files are followed for hot reload.
+    pub hot_reload: WatchConfig,
+    /// Watch every actor started from a file (`lattice-tui dev`); otherwise only those
+    /// started with the annotation [`WATCH_ANNOTATION`]` = true`.
+    pub watch_all: bool,
 }
 
 impl HostConfig {
@@ -81,6 +89,8 @@ impl HostConfig {
             policy: ClaimsPolicy::default(),
             drain_grace: DEFAULT_DRAIN_GRACE,
             data: None,
+            hot_reload: WatchConfig::default(),
+            watch_all: false,
         }
     }
 }
@@ -123,6 +133,35 @@ pub struct ActorStats {
     pub digest: String,
     /// Why the actor cannot serve HTTP, if it cannot.
     pub note: Option<String>,
+    /// The file it runs from.
+    pub source: std::path::PathBuf,
+    /// Whether that file is watched for hot reload.
+    pub watched: bool,
+    /// The last successful hot reload.
+    pub last_reload: Option<ReloadInfo>,
+    /// The last failed update or reload, cleared by the next good one.
+    pub last_error: Option<String>,
+}
+
+/// One successful hot reload, with the time each step took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadInfo {
+    /// When the new version started serving.
+    pub at: std::time::SystemTime,
+    /// Its revision.
+    pub revision: i64,
+    /// SHA-256 of the new file (hex).
+    pub digest: String,
+    /// First file-system event → file stable and read (includes the debounce).
+    pub detect_to_stable: Duration,
+    /// File read → compiled and pre-instantiated (claims check, compile, link).
+    pub stable_to_compiled: Duration,
+    /// wasmtime's compile time alone (part of `stable_to_compiled`).
+    pub compile: Duration,
+    /// Compiled → serving (the swap).
+    pub swap: Duration,
+    /// First file-system event → serving.
+    pub total: Duration,
 }
 
 /// A running host, usable from the runtime it runs on.
@@ -157,8 +196,17 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
         data,
         CoreSettings {
             policy: cfg.policy.clone(),
+            watch_all: cfg.watch_all,
         },
     ));
+    // The file watcher for hot reload; without it (no inotify, say) the host runs without.
+    match FileWatcher::new(cfg.hot_reload.clone()) {
+        Ok((watcher, rx)) => {
+            *core::lock(&inner.watcher) = Some(watcher);
+            inner.tasks.spawn(reload::run(inner.clone(), rx));
+        }
+        Err(e) => tracing::warn!(error = %e, "no file watcher: hot reload is off"),
+    }
     tracing::info!(
         host_id = %inner.host_id(),
         name = %inner.identity.friendly_name,
@@ -371,7 +419,25 @@ impl Host {
         }
         .with_id();
         self.inner.data.put_link(&link).await?;
-        Ok(())
+        // The link reaches the routes through the lattice data watch; answer once the
+        // listener is bound (or failed to bind), so callers can connect right away.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.inner.route_state(&link.id) {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(why)) => {
+                    return Err(HostError::Startup(format!(
+                        "cannot serve HTTP on {address}: {why}"
+                    )));
+                }
+                None if tokio::time::Instant::now() >= deadline => {
+                    return Err(HostError::Startup(format!(
+                        "the HTTP route on {address} was not applied within 10 s"
+                    )));
+                }
+                None => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
     }
 
     /// Link ids currently served over HTTP.

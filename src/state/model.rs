@@ -546,7 +546,86 @@ pub struct LocalActor {
     pub digest: String,
     /// Why the actor cannot serve HTTP, if it cannot.
     pub note: Option<String>,
+    /// The file it runs from.
+    pub source: String,
+    /// Whether the file is watched for hot reload.
+    pub watched: bool,
+    /// The last successful hot reload.
+    pub last_reload: Option<LocalReload>,
+    /// The last failed update or reload, until the next good one.
+    pub last_error: Option<String>,
 }
+
+/// One hot reload of an embedded-host actor, step by step (microseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LocalReload {
+    /// When the new version started serving.
+    pub at: Option<Timestamp>,
+    /// Its revision.
+    pub revision: i64,
+    /// SHA-256 of the new file (hex).
+    pub digest: String,
+    /// First file-system event → file stable and read (includes the debounce).
+    pub detect_to_stable_us: u64,
+    /// File read → compiled and pre-instantiated.
+    pub stable_to_compiled_us: u64,
+    /// Compiled → serving.
+    pub swap_us: u64,
+    /// First file-system event → serving.
+    pub total_us: u64,
+}
+
+/// The state of `lattice-tui dev --build CMD`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BuildState {
+    /// The command.
+    pub command: String,
+    /// The current or last run (1-based; 0: none yet).
+    pub run: u64,
+    /// Where it stands.
+    pub status: BuildStatus,
+    /// Files whose change started the run.
+    pub trigger: Vec<String>,
+    /// When the run started.
+    pub started: Option<Timestamp>,
+    /// How long the last finished run took, in milliseconds.
+    pub took_ms: Option<u64>,
+    /// Exit code of the last finished run.
+    pub code: Option<i32>,
+    /// The newest output lines (of the current run, then of older ones), bounded.
+    pub output: VecDeque<BuildLine>,
+}
+
+/// One line of build output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildLine {
+    /// Which run printed it.
+    pub run: u64,
+    /// Whether it came on stderr.
+    pub stderr: bool,
+    /// The text.
+    pub text: String,
+}
+
+/// Where the dev build stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildStatus {
+    /// Not run yet.
+    #[default]
+    Idle,
+    /// Running.
+    Running,
+    /// The last run succeeded.
+    Succeeded,
+    /// The last run failed (the running actors are untouched).
+    Failed,
+    /// The last run was cut short by a newer change.
+    Cancelled,
+}
+
+/// Build output lines kept: a screenful of a failed `cargo build` and then some.
+pub const BUILD_OUTPUT_LINES: usize = 500;
 
 /// Instance ids that are known to be gone; bounded, oldest forgotten first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -610,6 +689,8 @@ pub struct Lattice {
     pub connection: ConnectionInfo,
     /// The embedded host's own facts, when the console runs one.
     pub local: Option<LocalHost>,
+    /// The dev build, when `lattice-tui dev --build` runs one.
+    pub build: Option<BuildState>,
     /// Hosts that said `host_stopped`, with the host-clock time of that event, so late events
     /// do not bring them back as ghosts.
     #[serde(skip)]
@@ -633,6 +714,7 @@ impl PartialEq for Lattice {
             && self.stats == o.stats
             && self.connection == o.connection
             && self.local == o.local
+            && self.build == o.build
             && self.stopped_hosts == o.stopped_hosts
     }
 }
@@ -657,6 +739,7 @@ impl Lattice {
             stats: Stats::default(),
             connection: ConnectionInfo::default(),
             local: None,
+            build: None,
             stopped_hosts: BTreeMap::new(),
             claims_digest: Default::default(),
         }

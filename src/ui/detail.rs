@@ -236,6 +236,33 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
         if let Some(note) = &local.note {
             l.kv("http", note.as_str(), l.theme.warn);
         }
+        if local.watched {
+            l.plain("watching", local.source.as_str());
+        }
+        if let Some(err) = &local.last_error {
+            l.kv("last error", err.as_str(), l.theme.error);
+        }
+        if let Some(r) = &local.last_reload {
+            l.plain(
+                "reloaded",
+                format!(
+                    "rev {} {} · sha {}",
+                    r.revision,
+                    r.at.map(|t| when(t, now)).unwrap_or_default(),
+                    r.digest.get(..8).unwrap_or(&r.digest)
+                ),
+            );
+            l.plain(
+                "  detected→",
+                format!("stable {}", ms(r.detect_to_stable_us)),
+            );
+            l.plain(
+                "  stable→",
+                format!("compiled {}", ms(r.stable_to_compiled_us)),
+            );
+            l.plain("  compiled→", format!("swapped {}", ms(r.swap_us)));
+            l.plain("  total", ms(r.total_us));
+        }
         l.opt(
             "sha256",
             Some(local.digest.get(..16).unwrap_or(&local.digest)).filter(|d| !d.is_empty()),
@@ -255,6 +282,15 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
                 l.theme.dim,
             );
         }
+    }
+}
+
+/// Microseconds as milliseconds: `0.2 ms`, `45 ms`.
+fn ms(us: u64) -> String {
+    if us < 10_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{} ms", us / 1000)
     }
 }
 

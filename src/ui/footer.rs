@@ -47,6 +47,7 @@ pub(crate) fn render(
             spans
         }
         Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
+        Mode::Build => vec![Span::styled("any key closes the build output", theme.dim)],
         Mode::Normal => hints(theme, Mode::Normal),
     };
     frame.render_widget(Paragraph::new(Line::from(left)), left_area);

@@ -107,6 +107,17 @@ fn counts_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
         Span::styled("links ", theme.label),
         Span::raw(model.links.len().to_string()),
     ]);
+    if let Some(b) = &model.build {
+        let (text, style) = super::build::status(b, theme);
+        spans.extend([
+            Span::raw(SEP),
+            Span::styled("build ", theme.label),
+            Span::styled(text, style),
+        ]);
+        if b.status == crate::state::BuildStatus::Failed {
+            spans.push(Span::styled(" (b: output)", theme.dim));
+        }
+    }
     Line::from(spans)
 }
 

@@ -26,11 +26,12 @@ const COLUMN_GAP: u16 = 2;
 const MIN_TEXT_WIDTH: usize = 16;
 
 /// Scopes in help order.
-const SCOPES: [Scope; 4] = [
+const SCOPES: [Scope; 5] = [
     Scope::Global,
     Scope::In(Mode::Normal),
     Scope::In(Mode::Filter),
     Scope::In(Mode::Help),
+    Scope::In(Mode::Build),
 ];
 
 /// A unit that is never split across columns: a binding (with its section title when it is

@@ -57,6 +57,10 @@ pub enum Action {
     ToggleFollow,
     /// Show or hide the detail pane.
     ToggleDetail,
+    /// Open the dev build's output (`lattice-tui dev --build`).
+    OpenBuild,
+    /// Close the build output.
+    CloseBuild,
 }
 
 /// Which keys are live: tables, the filter line, or the help overlay.
@@ -69,6 +73,8 @@ pub enum Mode {
     Filter,
     /// The help overlay is open.
     Help,
+    /// The dev build's output is open.
+    Build,
 }
 
 /// Where a binding applies.
@@ -211,6 +217,7 @@ const fn bind(
 const NORMAL: Scope = Scope::In(Mode::Normal);
 const FILTER: Scope = Scope::In(Mode::Filter);
 const HELP: Scope = Scope::In(Mode::Help);
+const BUILD: Scope = Scope::In(Mode::Build);
 
 /// Every key binding, in help order. The first match wins, global bindings first.
 pub const BINDINGS: &[Binding] = &[
@@ -259,7 +266,7 @@ pub const BINDINGS: &[Binding] = &[
             Action::GoTab(Tab::Links),
             Action::GoTab(Tab::Events),
         ]),
-        help: "tab: Hosts Actors Providers Links Events",
+        help: "Hosts Actors Providers Links Events",
         hint: None,
     },
     bind(
@@ -273,7 +280,7 @@ pub const BINDINGS: &[Binding] = &[
         NORMAL,
         &[Key::Char('k'), Key::Code(KeyCode::Up)],
         Action::Up,
-        "row above (Events: pauses following)",
+        "row above (pauses Events)",
         None,
     ),
     bind(
@@ -287,57 +294,64 @@ pub const BINDINGS: &[Binding] = &[
         NORMAL,
         &[Key::Code(KeyCode::PageUp)],
         Action::PageUp,
-        "page up (Events: pauses following)",
+        "page up (pauses Events)",
         None,
     ),
     bind(
         NORMAL,
         &[Key::Char('g'), Key::Code(KeyCode::Home)],
         Action::Top,
-        "first row (Events: pauses following)",
+        "first row (pauses Events)",
         None,
     ),
     bind(
         NORMAL,
         &[Key::Char('G'), Key::Code(KeyCode::End)],
         Action::Bottom,
-        "last row (Events: resumes following)",
+        "last row (follows Events)",
         None,
     ),
     bind(
         NORMAL,
         &[Key::Code(KeyCode::Enter)],
         Action::Enter,
-        "Hosts: show the host's actors; else detail",
+        "Hosts: its actors; else detail",
         Some("drill in"),
     ),
     bind(
         NORMAL,
         &[Key::Code(KeyCode::Esc)],
         Action::ClearFilters,
-        "clear the host and text filters",
+        "clear host and text filters",
         None,
     ),
     bind(
         NORMAL,
         &[Key::Char('/')],
         Action::StartFilter,
-        "filter rows by text (ignores case)",
+        "filter rows (ignores case)",
         Some("filter"),
     ),
     bind(
         NORMAL,
         &[Key::Char('f')],
         Action::ToggleFollow,
-        "Events: follow new events / pause",
+        "Events: follow / pause",
         Some("follow"),
     ),
     bind(
         NORMAL,
         &[Key::Char('d')],
         Action::ToggleDetail,
-        "show / hide the detail pane",
+        "show / hide detail pane",
         Some("detail"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('b')],
+        Action::OpenBuild,
+        "build output (dev --build)",
+        None,
     ),
     bind(
         FILTER,
@@ -350,7 +364,7 @@ pub const BINDINGS: &[Binding] = &[
         FILTER,
         &[Key::Code(KeyCode::Esc)],
         Action::FilterCancel,
-        "cancel: restore the previous filter",
+        "cancel: restore old filter",
         Some("cancel"),
     ),
     bind(
@@ -371,7 +385,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: FILTER,
         keys: &[Key::AnyChar],
         bound: Bound::Type,
-        help: "type to filter; rows update as you type",
+        help: "type: rows update live",
         hint: None,
     },
     bind(
@@ -379,6 +393,13 @@ pub const BINDINGS: &[Binding] = &[
         &[Key::Any],
         Action::CloseHelp,
         "close this help",
+        None,
+    ),
+    bind(
+        BUILD,
+        &[Key::Any],
+        Action::CloseBuild,
+        "close the build output",
         None,
     ),
 ];
@@ -416,6 +437,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::In(Mode::Normal) => "Tables",
         Scope::In(Mode::Filter) => "Typing a filter (after /)",
         Scope::In(Mode::Help) => "This help",
+        Scope::In(Mode::Build) => "Build output (after b)",
     }
 }
 

@@ -13,6 +13,7 @@
 //! costs the same for 100 or 10,000 rows.
 
 mod actors;
+mod build;
 mod detail;
 mod events;
 mod footer;
@@ -65,8 +66,10 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     header::render_tabs(frame, tabs_area, view);
     let follow = body(frame, body_area, model, view, now);
     footer::render(frame, footer_area, model, view, follow);
-    if view.mode() == Mode::Help {
-        help::render(frame, area, view.theme());
+    match view.mode() {
+        Mode::Help => help::render(frame, area, view.theme()),
+        Mode::Build => build::render(frame, area, model, view.theme(), now),
+        Mode::Normal | Mode::Filter => {}
     }
 }
 

@@ -1,0 +1,116 @@
+//! Hot reload: the host's side of the file watcher. Watched actors' files are followed by a
+//! [`FileWatcher`]; when one settles, its bytes go through the same checks and swap as a live
+//! update (`upd`): compiled and pre-instantiated first, swapped atomically, the old version
+//! kept on any failure (with `actor_update_failed`).
+//!
+//! Owns the watcher and the mapping from files to actors. Events for one file are coalesced
+//! (only the newest reading matters) and reloads run one at a time, so a burst of writes never
+//! compiles stale bytes twice. Must not touch the console.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::core::{HostInner, lock};
+use crate::watch::{FileWatcher, WatchEvent};
+
+/// Annotation that asks for an actor started through the control interface (`la`, `scale`)
+/// to be hot-reloaded when its file changes (value `true`). Actors started by
+/// `lattice-tui dev` are always watched.
+pub const WATCH_ANNOTATION: &str = "lattice-tui.dev/watch";
+
+/// Actors whose file is `path` and that are watched.
+fn actors_of(inner: &HostInner, path: &std::path::Path) -> Vec<String> {
+    lock(&inner.actors)
+        .iter()
+        .filter(|(_, a)| a.watched && a.source == path)
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// Starts watching `source` for an actor (idempotent per file).
+pub(crate) fn watch(
+    watcher: &std::sync::Mutex<Option<FileWatcher>>,
+    source: &std::path::Path,
+) -> bool {
+    let mut w = lock(watcher);
+    let Some(w) = w.as_mut() else { return false };
+    match w.watch(source) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(file = %source.display(), error = %e, "cannot watch the actor's file; hot reload is off for it");
+            false
+        }
+    }
+}
+
+/// Stops watching `source` once no watched actor runs from it.
+pub(crate) fn unwatch_if_unused(inner: &HostInner, source: &std::path::Path) {
+    if actors_of(inner, source).is_empty()
+        && let Some(w) = lock(&inner.watcher).as_mut()
+    {
+        w.unwatch(source);
+    }
+}
+
+/// Follows the watcher until shutdown.
+pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent>) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = inner.shutdown.cancelled() => return,
+            ev = rx.recv() => ev,
+        };
+        let Some(first) = first else { return };
+        // Coalesce what is already queued: per file, only the newest reading matters.
+        let mut latest: BTreeMap<PathBuf, WatchEvent> = BTreeMap::new();
+        let mut pending = vec![first];
+        while let Ok(ev) = rx.try_recv() {
+            pending.push(ev);
+        }
+        for ev in pending {
+            match ev {
+                WatchEvent::Error { path, message } => {
+                    tracing::warn!(path = ?path, %message, "file watcher error");
+                }
+                ev => {
+                    if let Some(p) = ev.path().map(std::path::Path::to_path_buf) {
+                        latest.insert(p, ev);
+                    }
+                }
+            }
+        }
+        for (path, ev) in latest {
+            for actor in actors_of(&inner, &path) {
+                match &ev {
+                    WatchEvent::Ready { bytes, timing, .. } => {
+                        let _ = inner
+                            .reload_actor(
+                                &actor,
+                                bytes.clone(),
+                                path.clone(),
+                                timing.detected,
+                                timing.stable,
+                            )
+                            .await;
+                    }
+                    WatchEvent::Invalid { reason, .. } => {
+                        inner.reload_refused(&actor, reason).await;
+                    }
+                    WatchEvent::Missing { .. } => {
+                        tracing::warn!(actor = %actor, file = %path.display(), "the actor's file is gone; the running version keeps serving until it comes back");
+                        if let Some(a) = lock(&inner.actors).get_mut(&actor) {
+                            a.last_error = Some(format!(
+                                "{} is missing; the running version keeps serving",
+                                path.display()
+                            ));
+                        }
+                    }
+                    WatchEvent::Error { .. } => {}
+                }
+            }
+        }
+    }
+}
