@@ -901,3 +901,29 @@ async fn build_that_cannot_be_spawned_reports_an_error_and_fails() {
         "{events:?}"
     );
 }
+
+/// With `candidates`, the settle check's first look is announced (so the host can compile
+/// while stability is confirmed) and then confirmed by a `Ready` with the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidates_announce_the_bytes_before_ready_confirms_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().canonicalize().unwrap().join("hello.wasm");
+    fs::write(&file, module(1, 64)).unwrap();
+    let (mut watcher, mut rx) = FileWatcher::new(WatchConfig {
+        candidates: true,
+        ..cfg()
+    })
+    .unwrap();
+    watcher.watch(&file).unwrap();
+    let v2 = module(2, 64);
+    atomic_write(&file, &v2);
+    match next_event(&mut rx, "candidate").await {
+        WatchEvent::Candidate { path, bytes } => {
+            assert_eq!(path, file);
+            assert_eq!(&*bytes, &v2[..]);
+        }
+        other => panic!("expected a Candidate first, got {other:?}"),
+    }
+    expect_ready(next_event(&mut rx, "ready").await, &file, &v2);
+    assert_quiet(&mut rx, quiet(), "one candidate, one Ready").await;
+}

@@ -199,6 +199,15 @@ pub fn uptime_human(secs: u64) -> String {
     }
 }
 
+/// A new version checked and compiled ahead of time by [`HostInner::speculate`].
+pub struct Speculation {
+    /// The running revision it was prepared against.
+    base_revision: i64,
+    result: Result<PreparedUpdate, (i64, OpError)>,
+    /// When it was ready.
+    compiled: Instant,
+}
+
 /// Where an actor reference points. Only files are supported; OCI and bindle references get
 /// a clear refusal instead of a long timeout.
 pub fn resolve_actor_ref(actor_ref: &str) -> Result<PathBuf, OpError> {
@@ -756,6 +765,9 @@ impl HostInner {
     ///
     /// # Errors
     /// The reason of a failed reload (also published as `actor_update_failed`).
+    ///
+    /// `early` is the outcome of [`HostInner::speculate`] on the same bytes; it is used when the
+    /// running revision has not changed since, and the bytes are prepared afresh otherwise.
     pub async fn reload_actor(
         self: &Arc<Self>,
         actor_id: &str,
@@ -763,11 +775,18 @@ impl HostInner {
         source: PathBuf,
         detected: Instant,
         stable: Instant,
+        early: Option<Speculation>,
     ) -> Result<super::ReloadInfo, OpError> {
         let current = self.current_version(actor_id)?;
-        match self.prepare_update(actor_id, bytes, source, &current).await {
+        let (prepared, compiled) = match early {
+            Some(s) if s.base_revision == current.revision => (s.result, s.compiled),
+            _ => {
+                let r = self.prepare_update(actor_id, bytes, source, &current).await;
+                (r, Instant::now())
+            }
+        };
+        match prepared {
             Ok(p) => {
-                let compiled = Instant::now();
                 let done = self.commit_update(actor_id, p, None).await;
                 let info = super::ReloadInfo {
                     at: std::time::SystemTime::now(),
@@ -801,6 +820,24 @@ impl HostInner {
                 Err(reason)
             }
         }
+    }
+
+    /// Checks and compiles `bytes` for `actor_id` ahead of the watcher's confirmation that the
+    /// file is stable (see `WatchEvent::Candidate`); touches nothing that runs. `None` when the
+    /// actor is gone.
+    pub async fn speculate(
+        self: &Arc<Self>,
+        actor_id: &str,
+        bytes: Arc<[u8]>,
+        source: PathBuf,
+    ) -> Option<Speculation> {
+        let current = self.current_version(actor_id).ok()?;
+        let result = self.prepare_update(actor_id, bytes, source, &current).await;
+        Some(Speculation {
+            base_revision: current.revision,
+            result,
+            compiled: Instant::now(),
+        })
     }
 
     /// Records a reload that could not even be attempted (the watcher found no usable file).

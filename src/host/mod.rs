@@ -200,7 +200,12 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
         },
     ));
     // The file watcher for hot reload; without it (no inotify, say) the host runs without.
-    match FileWatcher::new(cfg.hot_reload.clone()) {
+    // Candidates let a reload compile while the watcher confirms the file is stable.
+    let watch_cfg = crate::watch::WatchConfig {
+        candidates: true,
+        ..cfg.hot_reload.clone()
+    };
+    match FileWatcher::new(watch_cfg) {
         Ok((watcher, rx)) => {
             *core::lock(&inner.watcher) = Some(watcher);
             inner.tasks.spawn(reload::run(inner.clone(), rx));

@@ -7,13 +7,14 @@
 //! (only the newest reading matters) and reloads run one at a time, so a burst of writes never
 //! compiles stale bytes twice. Must not touch the console.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use super::core::{HostInner, lock};
+use super::core::{HostInner, Speculation, lock};
 use crate::watch::{FileWatcher, WatchEvent};
 
 /// Annotation that asks for an actor started through the control interface (`la`, `scale`)
@@ -55,8 +56,13 @@ pub(crate) fn unwatch_if_unused(inner: &HostInner, source: &std::path::Path) {
     }
 }
 
+/// Candidate bytes being checked and compiled ahead of their confirmation.
+type Early = (Arc<[u8]>, JoinHandle<Option<Speculation>>);
+
 /// Follows the watcher until shutdown.
 pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent>) {
+    // Per actor: the candidate bytes being compiled ahead of their confirmation.
+    let mut early: HashMap<String, Early> = HashMap::new();
     loop {
         let first = tokio::select! {
             biased;
@@ -64,14 +70,25 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
             ev = rx.recv() => ev,
         };
         let Some(first) = first else { return };
-        // Coalesce what is already queued: per file, only the newest reading matters.
-        let mut latest: BTreeMap<PathBuf, WatchEvent> = BTreeMap::new();
         let mut pending = vec![first];
         while let Ok(ev) = rx.try_recv() {
             pending.push(ev);
         }
+        // Coalesce what is already queued: per file, only the newest reading matters.
+        let mut latest: BTreeMap<PathBuf, WatchEvent> = BTreeMap::new();
         for ev in pending {
             match ev {
+                // A hint, not a reading: compile now, swap only on the matching `Ready`.
+                WatchEvent::Candidate { path, bytes } => {
+                    for actor in actors_of(&inner, &path) {
+                        let (i, b, p, a) =
+                            (inner.clone(), bytes.clone(), path.clone(), actor.clone());
+                        let task = tokio::spawn(async move { i.speculate(&a, b, p).await });
+                        if let Some((_, old)) = early.insert(actor, (bytes.clone(), task)) {
+                            old.abort();
+                        }
+                    }
+                }
                 WatchEvent::Error { path, message } => {
                     tracing::warn!(path = ?path, %message, "file watcher error");
                 }
@@ -86,6 +103,14 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
             for actor in actors_of(&inner, &path) {
                 match &ev {
                     WatchEvent::Ready { bytes, timing, .. } => {
+                        let speculation = match early.remove(&actor) {
+                            Some((seen, task)) if *seen == **bytes => task.await.ok().flatten(),
+                            Some((_, task)) => {
+                                task.abort();
+                                None
+                            }
+                            None => None,
+                        };
                         let _ = inner
                             .reload_actor(
                                 &actor,
@@ -93,13 +118,21 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
                                 path.clone(),
                                 timing.detected,
                                 timing.stable,
+                                speculation,
                             )
                             .await;
                     }
+                    WatchEvent::Candidate { .. } => {}
                     WatchEvent::Invalid { reason, .. } => {
+                        if let Some((_, task)) = early.remove(&actor) {
+                            task.abort();
+                        }
                         inner.reload_refused(&actor, reason).await;
                     }
                     WatchEvent::Missing { .. } => {
+                        if let Some((_, task)) = early.remove(&actor) {
+                            task.abort();
+                        }
                         tracing::warn!(actor = %actor, file = %path.display(), "the actor's file is gone; the running version keeps serving until it comes back");
                         if let Some(a) = lock(&inner.actors).get_mut(&actor) {
                             a.last_error = Some(format!(

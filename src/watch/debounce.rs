@@ -117,12 +117,14 @@ impl Task {
         // A permit borrows the sender; a local one keeps that borrow off `self`.
         let tx = self.tx.clone();
         loop {
+            let lead = self.check_lead();
             let next_check = self
                 .files
                 .values()
                 .filter(|t| !t.checking)
                 .filter_map(|t| t.deadline)
-                .min();
+                .min()
+                .map(|d| d.checked_sub(lead).unwrap_or(d));
             let any_lost = lock(&self.registry).dirs.values().any(|d| d.lost);
             tokio::select! {
                 biased;
@@ -275,12 +277,21 @@ impl Task {
         }
     }
 
+    /// How long before the end of a quiet period its settle check starts. The check's first
+    /// `stat` is taken this early and its second one when the quiet period ends, so the
+    /// stability check adds no latency after the debounce; an event in between makes the check
+    /// stale and the file gets a new quiet period, exactly as if it came after the check.
+    fn check_lead(&self) -> std::time::Duration {
+        self.cfg.stable_interval.min(self.cfg.debounce / 2)
+    }
+
     fn start_due_checks(&mut self) {
         let now = Instant::now();
+        let lead = self.check_lead();
         let due: Vec<PathBuf> = self
             .files
             .iter()
-            .filter(|(_, t)| !t.checking && t.deadline.is_some_and(|d| d <= now))
+            .filter(|(_, t)| !t.checking && t.deadline.is_some_and(|d| d <= now + lead))
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
@@ -295,8 +306,16 @@ impl Task {
             let id = t.id;
             let stable_interval = self.cfg.stable_interval;
             let max_size = self.cfg.max_file_size;
+            let hint = if self.cfg.candidates {
+                lock(&self.registry)
+                    .files
+                    .get(&key)
+                    .map(|e| (self.tx.clone(), e.given.clone()))
+            } else {
+                None
+            };
             self.checks.spawn(async move {
-                let reading = check(key.clone(), stable_interval, max_size).await;
+                let reading = check(key.clone(), stable_interval, max_size, hint).await;
                 Checked {
                     key,
                     id,
@@ -388,6 +407,7 @@ impl Task {
         };
         match &mut event {
             WatchEvent::Ready { path, .. }
+            | WatchEvent::Candidate { path, .. }
             | WatchEvent::Invalid { path, .. }
             | WatchEvent::Missing { path } => *path = given,
             WatchEvent::Error { .. } => {}
@@ -501,10 +521,31 @@ impl Task {
 
 /// A settle check: first `stat`, wait `stable_interval`, then the second look; both `stat`s and
 /// the read on blocking threads.
-async fn check(path: PathBuf, stable_interval: std::time::Duration, max_size: u64) -> Reading {
+///
+/// With a `hint` sender, a first look that already reads as a complete binary is sent as a
+/// [`WatchEvent::Candidate`] (best effort: `try_send`, dropped when the channel is full), so
+/// the host can compile while the second look waits.
+async fn check(
+    path: PathBuf,
+    stable_interval: std::time::Duration,
+    max_size: u64,
+    hint: Option<(mpsc::Sender<WatchEvent>, PathBuf)>,
+) -> Reading {
     let p = path.clone();
-    let first = match tokio::task::spawn_blocking(move || settle::first_look(&p)).await {
-        Ok(Ok(sig)) => sig,
+    let want_early = hint.is_some();
+    let first = match tokio::task::spawn_blocking(move || {
+        let sig = settle::first_look(&p)?;
+        let early = want_early.then(|| settle::second_look(&p, sig, max_size));
+        Ok::<_, Reading>((sig, early))
+    })
+    .await
+    {
+        Ok(Ok((sig, early))) => {
+            if let (Some(Reading::Ready { bytes, .. }), Some((tx, given))) = (early, hint) {
+                let _ = tx.try_send(WatchEvent::Candidate { path: given, bytes });
+            }
+            sig
+        }
         Ok(Err(reading)) => return reading,
         Err(e) => return internal(e),
     };

@@ -18,9 +18,11 @@
 //!   flag is raised (with a wake-up); the watcher task then re-checks *every* watched file. That is
 //!   harmless because the debounce never trusts event contents: it re-reads what is on disk.
 //! - A tokio task keeps one trailing-edge debounce per file: each event pushes the file's deadline
-//!   to `event time + debounce`. When the deadline passes, the file is checked: `stat`, wait
-//!   `stable_interval`, `stat` again, read, `stat` a third time; any difference means someone is
-//!   still writing, and the file gets another quiet period. The bytes must then start with
+//!   to `event time + debounce`. The file is then checked: `stat` `stable_interval` before the
+//!   deadline (at most half the debounce), `stat` again when the deadline passes, read, `stat` a
+//!   third time; any difference, or any event meanwhile, means someone is still writing, and the
+//!   file gets another quiet period. Taking the first `stat` inside the quiet period means the
+//!   stability check costs no latency beyond the debounce. The bytes must then start with
 //!   `\0asm` and their section framing must end exactly at the end of the file. Reads run on
 //!   `spawn_blocking`.
 //! - Events out go through a bounded channel ([`EVENT_CHANNEL_CAPACITY`]). **Overflow policy:**
@@ -134,6 +136,8 @@ pub struct WatchConfig {
     pub stable_interval: Duration,
     /// Larger files are `Invalid` without being read ([`DEFAULT_MAX_FILE_SIZE`]).
     pub max_file_size: u64,
+    /// Also send [`WatchEvent::Candidate`] hints (off by default).
+    pub candidates: bool,
 }
 
 impl Default for WatchConfig {
@@ -142,6 +146,7 @@ impl Default for WatchConfig {
             debounce: DEFAULT_DEBOUNCE,
             stable_interval: DEFAULT_STABLE_INTERVAL,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            candidates: false,
         }
     }
 }
@@ -169,6 +174,17 @@ pub enum WatchEvent {
         bytes: Arc<[u8]>,
         /// When the burst started and when the bytes were read.
         timing: WatchTiming,
+    },
+    /// Only with [`WatchConfig::candidates`]: the settle check's first look found a complete
+    /// WebAssembly binary, `stable_interval` before its second look can confirm it. A hint to
+    /// start expensive work (compiling) early: a `Ready` with the same bytes confirms it; when
+    /// none follows (the file changed again), drop the work. Never act on a candidate alone.
+    /// Best effort: dropped when the event channel is full.
+    Candidate {
+        /// The watched file.
+        path: PathBuf,
+        /// Its contents at the first look.
+        bytes: Arc<[u8]>,
     },
     /// The file settled but is not loadable (empty, no wasm magic, truncated, too big,
     /// unreadable): the host will report it.
@@ -199,9 +215,10 @@ impl WatchEvent {
     /// The file or directory the event is about, when there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Self::Ready { path, .. } | Self::Invalid { path, .. } | Self::Missing { path } => {
-                Some(path)
-            }
+            Self::Ready { path, .. }
+            | Self::Candidate { path, .. }
+            | Self::Invalid { path, .. }
+            | Self::Missing { path } => Some(path),
             Self::Error { path, .. } => path.as_deref(),
         }
     }
@@ -220,6 +237,11 @@ impl fmt::Debug for WatchEvent {
                 .field("path", path)
                 .field("bytes", &format_args!("<{} bytes>", bytes.len()))
                 .field("timing", timing)
+                .finish(),
+            Self::Candidate { path, bytes } => f
+                .debug_struct("Candidate")
+                .field("path", path)
+                .field("bytes", &format_args!("<{} bytes>", bytes.len()))
                 .finish(),
             Self::Invalid {
                 path,
