@@ -259,7 +259,18 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
 
 /// What the embedded host knows that the lattice protocol does not carry.
 fn local_facts(h: &HostHandle) -> LocalHost {
+    let mut serving: Vec<String> = h
+        .host()
+        .http_routes()
+        .iter()
+        .map(|r| {
+            let slash = if r.path.starts_with('/') { "" } else { "/" };
+            format!("http://{}{slash}{}", r.address, r.path)
+        })
+        .collect();
+    serving.dedup();
     LocalHost {
+        serving,
         host_id: h.host().id(),
         actors: h
             .host()

@@ -354,6 +354,7 @@ fn lattice() -> Lattice {
                 ),
             ]
             .into(),
+            serving: Vec::new(),
         },
     );
     s.model
@@ -945,6 +946,9 @@ fn build_output_overlay_after_a_failed_build() {
     ];
     for (i, u) in updates.into_iter().enumerate() {
         state::record_build(&mut m, cmd, u, at(80 + i as i64));
+    }
+    if let Some(local) = m.local.as_mut() {
+        local.serving = vec!["http://127.0.0.1:8080/".into()];
     }
     let mut v = ViewState::new(false);
     insta::assert_snapshot!("build_chip_in_the_header", wide(&m, &mut v).backend());

@@ -445,6 +445,11 @@ impl Host {
         }
     }
 
+    /// The built-in HTTP server's routes, ordered by address and path.
+    pub fn http_routes(&self) -> Vec<http::RouteInfo> {
+        self.inner.http.routes()
+    }
+
     /// Link ids currently served over HTTP.
     pub fn served_links(&self) -> std::collections::BTreeSet<String> {
         self.inner.applied_routes()

@@ -529,6 +529,8 @@ pub struct LocalHost {
     pub host_id: String,
     /// Per actor public key.
     pub actors: BTreeMap<String, LocalActor>,
+    /// Where it serves HTTP: one URL per listener and path prefix (`http://127.0.0.1:8080/`).
+    pub serving: Vec<String>,
 }
 
 /// One actor of the embedded host.

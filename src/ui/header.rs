@@ -69,6 +69,16 @@ fn connection_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
         Span::styled("resyncs ", theme.label),
         Span::raw(c.resyncs.to_string()),
     ]);
+    if let Some(url) = model.local.as_ref().and_then(|l| l.serving.first()) {
+        spans.extend([Span::raw(SEP), Span::styled(url.as_str(), theme.ok)]);
+        let more = model
+            .local
+            .as_ref()
+            .map_or(0, |l| l.serving.len().saturating_sub(1));
+        if more > 0 {
+            spans.push(Span::styled(format!(" +{more}"), theme.dim));
+        }
+    }
     if let Some(err) = &c.last_error {
         spans.push(Span::raw(SEP));
         spans.push(Span::styled(format!("✗ error: {err}"), theme.error));
