@@ -109,7 +109,10 @@ fn counts_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
     spans.extend([
         Span::raw(SEP),
         Span::styled("actors ", theme.label),
-        Span::raw(format!("{actors} ({} instances)", model.actor_instances())),
+        Span::raw(match model.actor_instances() {
+            1 => format!("{actors} (1 instance)"),
+            n => format!("{actors} ({n} instances)"),
+        }),
         Span::raw(SEP),
         Span::styled("providers ", theme.label),
         Span::raw(model.provider_count().to_string()),
