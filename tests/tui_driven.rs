@@ -264,7 +264,11 @@ fn console_shows_its_embedded_host_serving_an_actor_over_http() {
     });
     assert!(hosts.contains("in-process"), "{hosts}");
     assert!(hosts.contains("● live"), "{hosts}");
-    assert!(hosts.contains("actors 1 (1 instances)"), "{hosts}");
+    assert!(hosts.contains("actors 1 (1 instance)"), "{hosts}");
+    assert!(
+        hosts.contains(&format!("http://127.0.0.1:{port}/")),
+        "the header says where the host serves HTTP: {hosts}"
+    );
 
     let (status, body) = http_get(port, "/").expect("the actor serves HTTP");
     assert_eq!(status, 200);
