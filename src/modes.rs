@@ -156,6 +156,30 @@ async fn start_up(host: &HostHandle, plan: &Plan) -> Vec<String> {
     failures
 }
 
+/// With a dev build, actor files that do not exist yet are its job: runs it once and waits
+/// until every file exists (a failed build is retried by the next source change). Without a
+/// build, or with every file there, returns at once.
+async fn wait_for_artifacts(plan: &Plan, builder: Option<&Builder>) {
+    let Some(builder) = builder else { return };
+    let missing = |plan: &Plan| -> Vec<PathBuf> {
+        plan.actors
+            .iter()
+            .filter(|p| !p.exists())
+            .cloned()
+            .collect()
+    };
+    let first = missing(plan);
+    if first.is_empty() {
+        return;
+    }
+    tracing::info!(missing = ?first, "actor files missing: running the build first");
+    builder.trigger();
+    while !missing(plan).is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::info!("the build produced every actor file");
+}
+
 /// Starts the dev build runner, if the plan has one.
 fn start_build(
     plan: &Plan,
@@ -226,27 +250,40 @@ pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> any
     // Start the --actors once the console follows the lattice, so their events (and the
     // provider's first health check) show as they happen.
     let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    let build = start_build(plan)?;
+    let (builder, build_rx) = match build {
+        Some((b, command, rx)) => (Some(b), Some((command, rx))),
+        None => (None, None),
+    };
     let startup = async {
         let Some(h) = host.as_ref() else { return };
         if subscribed_rx.await.is_err() {
             return;
         }
+        // The build's progress shows in the console (header, `b`) meanwhile.
+        wait_for_artifacts(plan, builder.as_ref()).await;
         for failure in start_up(h, plan).await {
             // Visible in the console too: the failure events are on the lattice.
             tracing::error!("{failure}");
         }
-    };
-    let build = start_build(plan)?;
-    let (builder, build_rx) = match build {
-        Some((b, command, rx)) => (Some(b), Some((command, rx))),
-        None => (None, None),
     };
     let extras = app::Extras {
         host: host.as_ref(),
         subscribed: Some(subscribed_tx),
         build: build_rx,
     };
-    let (result, ()) = tokio::join!(app::run_console(bus, cfg, extras), startup);
+    // Quitting the console abandons a start-up still waiting for a first build.
+    let result = {
+        let console_run = app::run_console(bus, cfg, extras);
+        tokio::pin!(console_run, startup);
+        let mut started = false;
+        loop {
+            tokio::select! {
+                r = &mut console_run => break r,
+                () = &mut startup, if !started => started = true,
+            }
+        }
+    };
     drop(builder);
     if let Some(h) = host
         && tokio::time::timeout(HOST_STOP_TIMEOUT, h.shutdown())
@@ -280,7 +317,7 @@ pub async fn headless(
     );
     // The build watches its sources before the actors start, so no change is missed.
     let build = start_build(plan)?;
-    let _builder = build.map(|(builder, command, mut rx)| {
+    let builder = build.map(|(builder, command, mut rx)| {
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
                 match build_update(ev) {
@@ -319,6 +356,16 @@ pub async fn headless(
         });
         builder
     });
+    let built = tokio::select! {
+        () = wait_for_artifacts(plan, builder.as_ref()) => true,
+        _ = term.recv() => false,
+        _ = int.recv() => false,
+    };
+    if !built {
+        tracing::info!("stopped while waiting for the first build");
+        host.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     let failures = start_up(&host, plan).await;
     if !failures.is_empty() {
         for f in &failures {

@@ -167,3 +167,47 @@ async fn a_source_change_builds_and_a_failed_build_keeps_the_running_version() {
     assert!(log.contains("actor reloaded"), "reloads are logged: {log}");
     drop(child);
 }
+
+/// A fresh checkout: the artifact does not exist yet. `dev --build` runs the build first and
+/// starts the actor once it exists; a failing first build waits for the next source change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_artifact_is_built_before_the_actor_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    std::fs::write(root.join("build.sh"), BUILD_SH).unwrap();
+    std::fs::write(root.join("src/version.txt"), "fail\n").unwrap();
+    let port = free_port();
+    let logs = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(root)
+        .env("HELLO_WASM", actor_wasm("hello"))
+        .env("ECHO_WASM", actor_wasm("echo"))
+        .args(["dev", "--no-ui", "out/actor.wasm", "--http"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--build", "sh build.sh", "--watch-src", "src", "--log-dir"])
+        .arg(logs.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = collect_stderr(&mut child);
+    let mut child = Killed(child);
+    within(T, "the first build runs and fails", async {
+        while !log.lock().unwrap().contains("build failed") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(runs(root), 1);
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "still waiting for a good build, not exited: {}",
+        log.lock().unwrap()
+    );
+    // The fix: the next build produces the artifact and the actor starts.
+    std::fs::write(root.join("src/version.txt"), "echo\n").unwrap();
+    wait_body(port, V2, "the actor starts once built").await;
+    assert_eq!(runs(root), 2);
+}
