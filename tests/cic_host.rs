@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::actors::actor_wasm;
-use common::{NatsServer, connect_bus, free_port, within};
+use common::{NatsServer, connect_bus, free_port, http_get, within};
 use lattice_tui::host::{self, HostConfig, builtin_http_key};
 use lattice_tui::lattice::bus::Subscription;
 use lattice_tui::lattice::protocol::{EventData, LatticeEvent};
 use lattice_tui::lattice::subjects::Subjects;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmcloud_control_interface::{Client, ClientBuilder};
 
 const STEP: Duration = Duration::from_secs(15);
@@ -57,23 +56,6 @@ async fn event(
         }
     })
     .await
-}
-
-async fn http_get(port: u16) -> std::io::Result<(u16, String)> {
-    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +195,7 @@ async fn wasmcloud_control_interface_0_28_drives_the_host() {
     assert_eq!(links.links[0].actor_id, pk);
     let (status, body) = within(STEP, "HTTP through the link", async {
         loop {
-            if let Ok(r) = http_get(port).await {
+            if let Ok(r) = http_get(port, "/").await {
                 return r;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -8,29 +8,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::actors::actor_wasm;
-use common::{NatsServer, connect_bus, free_port, scaled, within};
+use common::{NatsServer, connect_bus, free_port, http_get, scaled, within};
 use lattice_tui::lattice::protocol::{EventData, LatticeEvent};
 use lattice_tui::lattice::subjects::Subjects;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lattice-tui");
-
-async fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    c.write_all(format!("GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
-}
 
 fn sigterm(pid: u32) {
     let ok = Command::new("kill")
@@ -71,7 +53,10 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
         .unwrap();
     let pid = child.id();
     within(Duration::from_secs(30), "the host serves HTTP", async {
-        while !matches!(get(port, "/.well-known/lattice/health").await, Ok((200, _))) {
+        while !matches!(
+            http_get(port, "/.well-known/lattice/health").await,
+            Ok((200, _))
+        ) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
@@ -80,7 +65,7 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
     // Five requests that each take 1.5 s; SIGTERM arrives while all are in flight.
     let started = Instant::now();
     let inflight: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(get(port, "/?ms=1500")))
+        .map(|_| tokio::spawn(http_get(port, "/?ms=1500")))
         .collect();
     tokio::time::sleep(Duration::from_millis(400)).await;
     sigterm(pid);
@@ -113,7 +98,7 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "a drained stop exits 0");
     // New connections are refused once the host is gone.
-    assert!(get(port, "/").await.is_err());
+    assert!(http_get(port, "/").await.is_err());
     // Structured logs: every stderr line is a JSON object.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::actors::actor_wasm;
-use common::{free_port, within};
+use common::{free_port, http_get, within};
 use lattice_tui::host::{self, HostConfig, builtin_http_key};
 use lattice_tui::lattice::bus::{Bus, Subscription};
 use lattice_tui::lattice::protocol::{
@@ -58,22 +58,6 @@ async fn event(
 
 async fn inventory(bus: &Bus, s: &Subjects, host: &str) -> HostInventory {
     serde_json::from_slice(&ask(bus, &s.host_inventory(host), json!({})).await).expect("inventory")
-}
-
-async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    c.write_all(format!("GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Ok((status, body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

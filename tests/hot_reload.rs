@@ -11,37 +11,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::actors::actor_wasm;
-use common::{free_port, within};
+use common::{free_port, http_get, within};
 use lattice_tui::host::{self, Host, HostConfig};
 use lattice_tui::lattice::bus::{Bus, Subscription};
 use lattice_tui::lattice::protocol::{EventData, LatticeEvent, StringMap};
 use lattice_tui::lattice::subjects::Subjects;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const V1: &str = "Hello from lattice-tui!";
 /// The echo actor answers GET with a JSON document naming the method.
 const V2: &str = "\"method\":\"GET\"";
 const T: Duration = Duration::from_secs(20);
 
-async fn get(port: u16) -> std::io::Result<(u16, String)> {
-    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    c.write_all(b"GET /x HTTP/1.0\r\nhost: x\r\n\r\n").await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
-}
-
 /// The version answering now: 1, 2, or a panic for anything else.
 async fn version(port: u16) -> u8 {
-    let (status, body) = get(port).await.expect("the actor answers");
+    let (status, body) = http_get(port, "/x").await.expect("the actor answers");
     assert_eq!(status, 200, "{body}");
     if body.contains(V1) {
         1
@@ -177,7 +160,7 @@ async fn a_continuous_client_never_fails_across_twenty_reloads() {
         tokio::spawn(async move {
             let (mut ok, mut failures) = (0u64, Vec::new());
             while !stop.load(Ordering::Relaxed) {
-                match get(port).await {
+                match http_get(port, "/x").await {
                     Ok((200, body)) if body.contains(V1) || body.contains(V2) => ok += 1,
                     other => failures.push(format!("{other:?}")),
                 }

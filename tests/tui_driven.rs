@@ -238,15 +238,7 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     c.write_all(format!("GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").as_bytes())?;
     let mut out = String::new();
     c.read_to_string(&mut out)?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
+    Ok(common::split_response(&out))
 }
 
 #[test]

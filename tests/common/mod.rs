@@ -193,5 +193,29 @@ pub async fn connect_bus(url: &str) -> Bus {
     .await
     .expect("connect to nats-server")
 }
+/// Splits a raw HTTP/1.0 response into its status code (0 when unreadable) and its body.
+pub fn split_response(raw: &str) -> (u16, String) {
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        raw.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// `GET path` on 127.0.0.1:`port` over HTTP/1.0 (no chunked framing): status and body.
+pub async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    c.write_all(format!("GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").as_bytes())
+        .await?;
+    let mut out = String::new();
+    c.read_to_string(&mut out).await?;
+    Ok(split_response(&out))
+}
+
 pub mod actors;
 pub mod fake_lattice;
