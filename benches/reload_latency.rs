@@ -13,55 +13,23 @@
 //!
 //! The client polls every 2 ms, so latencies are measured to within ~2 ms.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::Bus;
 use lattice_tui::lattice::protocol::StringMap;
 use lattice_tui::watch::WatchConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::actors::actor_wasm as actor;
+use common::{free_port, http_get};
 
 const HELLO: &str = "Hello from lattice-tui!";
 const ECHO: &str = "\"method\":\"GET\"";
 const POLL: Duration = Duration::from_millis(2);
-
-fn actor(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = root.join("target").join("actors");
-    let wasm = out.join(format!("{name}.wasm"));
-    if !wasm.is_file() {
-        let ok = Command::new("bash")
-            .arg(root.join("scripts/build-actors.sh"))
-            .env("ACTORS_OUT", &out)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "scripts/build-actors.sh failed");
-    }
-    wasm
-}
-
-async fn body(port: u16) -> Option<String> {
-    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    c.write_all(b"GET / HTTP/1.0\r\nhost: x\r\n\r\n")
-        .await
-        .ok()?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await.ok()?;
-    out.starts_with("HTTP/1.0 200")
-        .then(|| out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -120,7 +88,7 @@ async fn run(rounds: usize, judge: bool) -> ExitCode {
     host.serve_http(&pk, &format!("127.0.0.1:{port}"), "default")
         .await
         .expect("HTTP served");
-    assert!(body(port).await.is_some_and(|b| b.contains(HELLO)));
+    assert!(matches!(http_get(port, "/").await, Ok((200, b)) if b.contains(HELLO)));
 
     // wasmtime alone, default configuration, compiling the same bytes in this process.
     let engine = wasmtime::Engine::default();
@@ -146,7 +114,7 @@ async fn run(rounds: usize, judge: bool) -> ExitCode {
             Instant::now()
         };
         let served = loop {
-            if body(port).await.is_some_and(|b| b.contains(want)) {
+            if matches!(http_get(port, "/").await, Ok((200, b)) if b.contains(want)) {
                 break Instant::now();
             }
             if written.elapsed() > Duration::from_secs(30) {
