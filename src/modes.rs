@@ -20,8 +20,7 @@ use crate::lattice::monitor::MonitorConfig;
 use crate::lattice::protocol::StringMap;
 use crate::lattice::subjects::Subjects;
 use crate::state::{BuildUpdate, ModelConfig};
-use crate::watch::WatchConfig;
-use crate::watch::{BuildConfig, BuildEvent, Builder};
+use crate::watch::{BuildConfig, BuildEvent, Builder, WatchConfig};
 
 /// How long quitting waits for the embedded host to drain and say `host_stopped`.
 const HOST_STOP_TIMEOUT: Duration = Duration::from_secs(15);

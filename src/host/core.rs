@@ -778,14 +778,16 @@ impl HostInner {
         early: Option<Speculation>,
     ) -> Result<super::ReloadInfo, OpError> {
         let current = self.current_version(actor_id)?;
-        let (prepared, compiled) = match early {
-            Some(s) if s.base_revision == current.revision => (s.result, s.compiled),
+        let Speculation {
+            result, compiled, ..
+        } = match early {
+            Some(s) if s.base_revision == current.revision => s,
             _ => {
-                let r = self.prepare_update(actor_id, bytes, source, &current).await;
-                (r, Instant::now())
+                self.prepare_against(actor_id, bytes, source, &current)
+                    .await
             }
         };
-        match prepared {
+        match result {
             Ok(p) => {
                 let done = self.commit_update(actor_id, p, None).await;
                 let info = super::ReloadInfo {
@@ -832,12 +834,26 @@ impl HostInner {
         source: PathBuf,
     ) -> Option<Speculation> {
         let current = self.current_version(actor_id).ok()?;
-        let result = self.prepare_update(actor_id, bytes, source, &current).await;
-        Some(Speculation {
+        Some(
+            self.prepare_against(actor_id, bytes, source, &current)
+                .await,
+        )
+    }
+
+    /// [`HostInner::prepare_update`] against `current`, noting when it was done.
+    async fn prepare_against(
+        &self,
+        actor_id: &str,
+        bytes: Arc<[u8]>,
+        source: PathBuf,
+        current: &CurrentVersion,
+    ) -> Speculation {
+        let result = self.prepare_update(actor_id, bytes, source, current).await;
+        Speculation {
             base_revision: current.revision,
             result,
             compiled: Instant::now(),
-        })
+        }
     }
 
     /// Records a reload that could not even be attempted (the watcher found no usable file).

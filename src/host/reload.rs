@@ -101,16 +101,20 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
         }
         for (path, ev) in latest {
             for actor in actors_of(&inner, &path) {
+                // A candidate serves only the `Ready` that confirms its bytes.
+                let speculation = match (&ev, early.remove(&actor)) {
+                    (WatchEvent::Ready { bytes, .. }, Some((seen, task))) if *seen == **bytes => {
+                        task.await.ok().flatten()
+                    }
+                    (_, other) => {
+                        if let Some((_, task)) = other {
+                            task.abort();
+                        }
+                        None
+                    }
+                };
                 match &ev {
                     WatchEvent::Ready { bytes, timing, .. } => {
-                        let speculation = match early.remove(&actor) {
-                            Some((seen, task)) if *seen == **bytes => task.await.ok().flatten(),
-                            Some((_, task)) => {
-                                task.abort();
-                                None
-                            }
-                            None => None,
-                        };
                         let _ = inner
                             .reload_actor(
                                 &actor,
@@ -122,17 +126,10 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
                             )
                             .await;
                     }
-                    WatchEvent::Candidate { .. } => {}
                     WatchEvent::Invalid { reason, .. } => {
-                        if let Some((_, task)) = early.remove(&actor) {
-                            task.abort();
-                        }
                         inner.reload_refused(&actor, reason).await;
                     }
                     WatchEvent::Missing { .. } => {
-                        if let Some((_, task)) = early.remove(&actor) {
-                            task.abort();
-                        }
                         tracing::warn!(actor = %actor, file = %path.display(), "the actor's file is gone; the running version keeps serving until it comes back");
                         if let Some(a) = lock(&inner.actors).get_mut(&actor) {
                             a.last_error = Some(format!(
@@ -141,7 +138,8 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
                             ));
                         }
                     }
-                    WatchEvent::Error { .. } => {}
+                    // Handled while coalescing; never in `latest`.
+                    WatchEvent::Candidate { .. } | WatchEvent::Error { .. } => {}
                 }
             }
         }

@@ -437,11 +437,7 @@ impl Task {
                 Some(d) if !d.lost => d.lost = true,
                 _ => return,
             }
-            reg.files
-                .iter()
-                .filter(|(_, e)| e.dir == dir)
-                .map(|(k, _)| k.clone())
-                .collect()
+            reg.files_in(&dir)
         };
         tracing::warn!(dir = %dir.display(), "watched directory removed or renamed");
         self.push_error(WatchEvent::Error {
@@ -505,11 +501,7 @@ impl Task {
                 }
                 Some(_) => return,
             }
-            reg.files
-                .iter()
-                .filter(|(_, e)| e.dir == dir)
-                .map(|(k, _)| k.clone())
-                .collect()
+            reg.files_in(&dir)
         };
         tracing::info!(dir = %dir.display(), "watched directory is back");
         let now = Instant::now();

@@ -513,6 +513,17 @@ pub(crate) struct Registry {
     pub(crate) dirs: HashMap<PathBuf, DirState>,
 }
 
+impl Registry {
+    /// The keys of the watched files in the canonical directory `dir`.
+    pub(crate) fn files_in(&self, dir: &Path) -> Vec<PathBuf> {
+        self.files
+            .iter()
+            .filter(|(_, e)| e.dir == dir)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// Distinguishes a re-watch from the watch it replaced.
