@@ -633,7 +633,8 @@ async fn change_during_a_long_build_cancels_it_and_builds_again() {
     fs::write(p.src.join("mode.txt"), "slow").unwrap();
     // The mode is read once: the test rewrites the file as soon as the first line arrives, so a
     // second read could already see "fast" and finish before the cancel lands.
-    let cmd = r#"m=$(cat src/mode.txt); echo "mode $m"; if [ "$m" = slow ]; then sleep 5; fi; echo done"#;
+    let cmd =
+        r#"m=$(cat src/mode.txt); echo "mode $m"; if [ "$m" = slow ]; then sleep 5; fi; echo done"#;
     let (builder, mut rx) = Builder::start(build_cfg(&p, cmd)).unwrap();
     builder.trigger();
     assert!(matches!(
