@@ -24,6 +24,15 @@ use tokio_util::sync::CancellationToken;
 
 const HOST: &str = "NBFAKEHOST";
 
+/// The monitor's settings with a ping window longer than the product's 1 s: these tests run
+/// next to 100,000-event bursts on two cores, where a reply can take more than a second, and a
+/// host missing from the first round would stay missing (the fake hosts send no heartbeats).
+fn monitor_config(lattice: &str) -> MonitorConfig {
+    let mut cfg = MonitorConfig::new(Subjects::new(lattice));
+    cfg.ping_timeout = Duration::from_secs(3);
+    cfg
+}
+
 /// A console-like consumer: monitor → bounded channel → reducer, sharing the model.
 struct Console {
     model: Arc<Mutex<Lattice>>,
@@ -39,8 +48,7 @@ impl Drop for Console {
 
 impl Console {
     fn start(bus: Bus, lattice: &str) -> Console {
-        let mut cfg = MonitorConfig::new(Subjects::new(lattice));
-        cfg.ping_timeout = Duration::from_millis(300);
+        let cfg = monitor_config(lattice);
         let model = Arc::new(Mutex::new(Lattice::new(lattice, ModelConfig::default())));
         model.lock().unwrap().connection.transport = bus.transport().to_string();
         let cancel = CancellationToken::new();
@@ -112,8 +120,7 @@ fn project(m: &Lattice) -> Projection {
 }
 
 async fn fresh_query(bus: &Bus, lattice: &str) -> Projection {
-    let mut cfg = MonitorConfig::new(Subjects::new(lattice));
-    cfg.ping_timeout = Duration::from_millis(300);
+    let cfg = monitor_config(lattice);
     let snap = monitor::resync(bus, &cfg).await;
     assert!(
         snap.errors.is_empty(),
@@ -154,7 +161,7 @@ async fn resync_then_events(bus: Bus) {
     let _host = FakeHost::start(bus.clone(), "default", st).await;
     let console = Console::start(bus.clone(), "default");
     console
-        .wait_for("first resync", Duration::from_secs(5), |m| {
+        .wait_for("first resync", Duration::from_secs(10), |m| {
             m.connection.resyncs == 1
         })
         .await;
@@ -197,7 +204,7 @@ async fn nats_resync_then_events() {
 async fn empty_lattice_resyncs_without_errors() {
     let console = Console::start(Bus::local(), "empty");
     console
-        .wait_for("first resync", Duration::from_secs(5), |m| {
+        .wait_for("first resync", Duration::from_secs(10), |m| {
             m.connection.resyncs == 1
         })
         .await;
@@ -222,7 +229,7 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
     let host = FakeHost::start(host_bus.clone(), "default", st).await;
     let console = Console::start(console_bus.clone(), "default");
     console
-        .wait_for("first resync", Duration::from_secs(5), |m| {
+        .wait_for("first resync", Duration::from_secs(10), |m| {
             m.connection.resyncs == 1
         })
         .await;
@@ -252,8 +259,7 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
     // Wait until the fake host is reachable again too, then compare with a fresh query.
     let fresh = within(Duration::from_secs(20), "fresh query", async {
         loop {
-            let mut cfg = MonitorConfig::new(Subjects::new("default"));
-            cfg.ping_timeout = Duration::from_millis(300);
+            let cfg = monitor_config("default");
             if !monitor::resync(&host_bus, &cfg).await.hosts.is_empty() {
                 return fresh_query(&host_bus, "default").await;
             }
@@ -276,6 +282,43 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
     assert_eq!(m.links.len(), 2);
 }
 
+/// A host that is back on NATS only after the console's reconnect resync (hosts reconnect on
+/// their own backoff) is found by the follow-up round, without waiting for a heartbeat.
+#[tokio::test]
+async fn host_back_after_the_reconnect_resync_is_found_by_the_follow_up() {
+    let mut nats = NatsServer::start();
+    let console_bus = Bus::connect(retrying(&nats.url())).await.unwrap();
+    let console = Console::start(console_bus, "default");
+    console
+        .wait_for("first resync", Duration::from_secs(10), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    nats.restart();
+    console
+        .wait_for("resync after reconnect", Duration::from_secs(20), |m| {
+            m.connection.resyncs >= 2 && m.connection.state == "connected"
+        })
+        .await;
+    let resyncs = console.model.lock().unwrap().connection.resyncs;
+    assert!(console.model.lock().unwrap().hosts.is_empty());
+    // The host joins now and publishes nothing: only a query can find it.
+    let host_bus = common::connect_bus(&nats.url()).await;
+    let _host = FakeHost::start(host_bus, "default", FakeState::new(HOST, "fake", &[])).await;
+    console
+        .wait_for(
+            "host found by the follow-up resync",
+            Duration::from_secs(15),
+            |m| m.hosts.contains_key(HOST),
+        )
+        .await;
+    assert_eq!(
+        console.model.lock().unwrap().connection.resyncs,
+        resyncs + 1,
+        "one follow-up round"
+    );
+}
+
 /// Publishes 100,000 heartbeats as fast as possible; the host's truth is the last one.
 async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u64) {
     const N: u64 = 100_000;
@@ -283,7 +326,7 @@ async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u
     let _host = FakeHost::start(publisher.clone(), "default", st).await;
     let console = Console::start(console_bus, "default");
     console
-        .wait_for("first resync", Duration::from_secs(5), |m| {
+        .wait_for("first resync", Duration::from_secs(10), |m| {
             m.connection.resyncs == 1
         })
         .await;

@@ -6,9 +6,15 @@
 //! and the caller (the console's App or the `snapshot` command) folds them into its model.
 //! Must not touch the model, the UI or the host.
 //!
-//! When it resyncs: at start, after every reconnect, and after the bus reports dropped
+//! When it resyncs: at start, after every reconnect (and once more
+//! [`MonitorConfig::reconnect_settle`] later, because the lattice's hosts reconnect on their
+//! own backoff and may not be back for the first round), and after the bus reports dropped
 //! messages (at most once per [`MonitorConfig::resync_min_interval`]), so a console that
 //! started late, lost its connection or could not keep up still shows the truth.
+//!
+//! Ordering: before a resync queries the lattice, the events already waiting in the
+//! subscription (at most [`DRAIN_BEFORE_RESYNC`]) are passed on first. They were published
+//! before the query, so the snapshot must be folded in after them, not overwritten by them.
 //!
 //! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
 //! when the caller is slow the event subscription's own bounded buffer fills, and what it
@@ -17,7 +23,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +65,15 @@ pub struct MonitorConfig {
     pub resync_min_interval: Duration,
     /// Inventory queries in flight at once during a resync.
     pub inventory_concurrency: usize,
+    /// Delay of the second resync after a reconnect. NATS clients reconnect with a backoff of
+    /// up to 4 s, so hosts may still be away during the first round; without this they would
+    /// be missing until their next heartbeat (30 s).
+    pub reconnect_settle: Duration,
 }
+
+/// Most events passed on from the subscription's buffer before a resync's query; bounded so
+/// a publisher that keeps the buffer full cannot postpone the resync forever.
+pub const DRAIN_BEFORE_RESYNC: usize = 16_384;
 
 impl MonitorConfig {
     /// Defaults for `lattice`.
@@ -70,6 +84,7 @@ impl MonitorConfig {
             request_timeout: Duration::from_secs(2),
             resync_min_interval: Duration::from_secs(1),
             inventory_concurrency: 32,
+            reconnect_settle: Duration::from_secs(5),
         }
     }
 }
@@ -119,9 +134,15 @@ pub async fn run(
     // Resync at once when connected; otherwise the first `Connected` status triggers it.
     let mut resync_due: Option<Instant> =
         (last_status.state == ConnectionState::Connected).then(Instant::now);
+    // The follow-up round after a reconnect; kept apart from `resync_due` so an earlier
+    // drop-triggered round does not use it up.
+    let mut settle_due: Option<Instant> = None;
     let mut last_resync: Option<Instant> = None;
     loop {
-        let due = resync_due;
+        let due = match (resync_due, settle_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
@@ -138,6 +159,7 @@ pub async fn run(
                 if reconnected {
                     tracing::info!(state = %status.state, "lattice connection (re)established; resyncing");
                     resync_due = Some(Instant::now());
+                    settle_due = Some(Instant::now() + cfg.reconnect_settle);
                 } else if dropped && resync_due.is_none() {
                     let earliest = last_resync
                         .map(|t| t + cfg.resync_min_interval)
@@ -151,7 +173,15 @@ pub async fn run(
                 }
             }
             _ = sleep_until_opt(due) => {
-                resync_due = None;
+                let now = Instant::now();
+                resync_due = resync_due.filter(|d| *d > now);
+                settle_due = settle_due.filter(|d| *d > now);
+                for _ in 0..DRAIN_BEFORE_RESYNC {
+                    let Some(Some(msg)) = sub.next().now_or_never() else { break };
+                    if tx.send(decode(&msg.payload)).await.is_err() {
+                        return Ok(());
+                    }
+                }
                 last_resync = Some(Instant::now());
                 let snap = tokio::select! {
                     biased;
@@ -167,17 +197,20 @@ pub async fn run(
                     tracing::warn!(subject, "event subscription ended");
                     return Ok(());
                 };
-                let out = match LatticeEvent::from_json(&msg.payload) {
-                    Ok(ev) => MonitorMsg::Event(std::sync::Arc::new(ev)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "undecodable message on the event subject");
-                        MonitorMsg::Malformed(e)
-                    }
-                };
-                if tx.send(out).await.is_err() {
+                if tx.send(decode(&msg.payload)).await.is_err() {
                     return Ok(());
                 }
             }
+        }
+    }
+}
+
+fn decode(payload: &[u8]) -> MonitorMsg {
+    match LatticeEvent::from_json(payload) {
+        Ok(ev) => MonitorMsg::Event(std::sync::Arc::new(ev)),
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable message on the event subject");
+            MonitorMsg::Malformed(e)
         }
     }
 }
