@@ -15,7 +15,7 @@ use lattice_tui::ingest::ingest;
 use lattice_tui::lattice::bus::{Bus, BusOptions};
 use lattice_tui::lattice::monitor::{self, MonitorConfig, MonitorMsg};
 use lattice_tui::lattice::protocol::{
-    EventData, HeartbeatActors, HeartbeatProvider, HostHeartbeat, LatticeEvent,
+    EventData, HeartbeatActors, HeartbeatProvider, HostHeartbeat, LatticeEvent, LatticeSnapshot,
 };
 use lattice_tui::lattice::subjects::Subjects;
 use lattice_tui::state::{self, Lattice, ModelConfig};
@@ -76,6 +76,13 @@ impl Console {
         }
     }
 
+    async fn first_resync(&self) {
+        self.wait_for("first resync", Duration::from_secs(10), |m| {
+            m.connection.resyncs == 1
+        })
+        .await;
+    }
+
     async fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&Lattice) -> bool) {
         within(limit, what, async {
             loop {
@@ -120,15 +127,19 @@ fn project(m: &Lattice) -> Projection {
 }
 
 async fn fresh_query(bus: &Bus, lattice: &str) -> Projection {
-    let cfg = monitor_config(lattice);
-    let snap = monitor::resync(bus, &cfg).await;
+    let snap = monitor::resync(bus, &monitor_config(lattice)).await;
+    project_snapshot(&snap, lattice)
+}
+
+/// What the model would show after folding in `snap` alone.
+fn project_snapshot(snap: &LatticeSnapshot, lattice: &str) -> Projection {
     assert!(
         snap.errors.is_empty(),
         "fresh query failed: {:?}",
         snap.errors
     );
     let mut m = Lattice::new(lattice, ModelConfig::default());
-    state::apply_resync(&mut m, &snap, Utc::now());
+    state::apply_resync(&mut m, snap, Utc::now());
     project(&m)
 }
 
@@ -160,11 +171,7 @@ async fn resync_then_events(bus: Bus) {
     st.add_link("MECHO", "8080");
     let _host = FakeHost::start(bus.clone(), "default", st).await;
     let console = Console::start(bus.clone(), "default");
-    console
-        .wait_for("first resync", Duration::from_secs(10), |m| {
-            m.connection.resyncs == 1
-        })
-        .await;
+    console.first_resync().await;
     {
         let m = console.model.lock().unwrap();
         assert_eq!(m.hosts[HOST].friendly_name, "fake");
@@ -203,11 +210,7 @@ async fn nats_resync_then_events() {
 #[tokio::test]
 async fn empty_lattice_resyncs_without_errors() {
     let console = Console::start(Bus::local(), "empty");
-    console
-        .wait_for("first resync", Duration::from_secs(10), |m| {
-            m.connection.resyncs == 1
-        })
-        .await;
+    console.first_resync().await;
     let m = console.model.lock().unwrap();
     assert!(m.hosts.is_empty());
     assert_eq!(m.connection.last_error, None, "no hosts is not an error");
@@ -228,11 +231,7 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
     st.add_link("MECHO", "8080");
     let host = FakeHost::start(host_bus.clone(), "default", st).await;
     let console = Console::start(console_bus.clone(), "default");
-    console
-        .wait_for("first resync", Duration::from_secs(10), |m| {
-            m.connection.resyncs == 1
-        })
-        .await;
+    console.first_resync().await;
     let fresh = fresh_query(&host_bus, "default").await;
     assert_eq!(project(&console.model.lock().unwrap()), fresh);
 
@@ -259,9 +258,9 @@ async fn nats_restart_triggers_resync_to_the_fresh_truth() {
     // Wait until the fake host is reachable again too, then compare with a fresh query.
     let fresh = within(Duration::from_secs(20), "fresh query", async {
         loop {
-            let cfg = monitor_config("default");
-            if !monitor::resync(&host_bus, &cfg).await.hosts.is_empty() {
-                return fresh_query(&host_bus, "default").await;
+            let snap = monitor::resync(&host_bus, &monitor_config("default")).await;
+            if !snap.hosts.is_empty() {
+                return project_snapshot(&snap, "default");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -289,11 +288,7 @@ async fn host_back_after_the_reconnect_resync_is_found_by_the_follow_up() {
     let mut nats = NatsServer::start();
     let console_bus = Bus::connect(retrying(&nats.url())).await.unwrap();
     let console = Console::start(console_bus, "default");
-    console
-        .wait_for("first resync", Duration::from_secs(10), |m| {
-            m.connection.resyncs == 1
-        })
-        .await;
+    console.first_resync().await;
     nats.restart();
     console
         .wait_for("resync after reconnect", Duration::from_secs(20), |m| {
@@ -325,11 +320,7 @@ async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u
     let st = FakeState::new(HOST, "fake", &[("MECHO", N as usize % 7 + 1)]);
     let _host = FakeHost::start(publisher.clone(), "default", st).await;
     let console = Console::start(console_bus, "default");
-    console
-        .wait_for("first resync", Duration::from_secs(10), |m| {
-            m.connection.resyncs == 1
-        })
-        .await;
+    console.first_resync().await;
     if slow_consumer {
         *console.slow.lock().unwrap() = Duration::from_millis(2);
     }

@@ -139,10 +139,7 @@ pub async fn run(
     let mut settle_due: Option<Instant> = None;
     let mut last_resync: Option<Instant> = None;
     loop {
-        let due = match (resync_due, settle_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let due = resync_due.into_iter().chain(settle_due).min();
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
