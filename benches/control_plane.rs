@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use lattice_tui::host::{self, HostConfig};
+use lattice_tui::host;
 use lattice_tui::lattice::bus::{Bus, BusOptions, Subscription};
 use lattice_tui::lattice::protocol::{EventData, LatticeEvent};
 use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
@@ -45,9 +45,12 @@ fn bench_on(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, bus: Bu
     let s = Subjects::new("bench");
     let (host, mut events) = rt.block_on(async {
         let events = bus.subscribe(&s.events()).await.expect("subscribe");
-        let host = host::start(bus.clone(), HostConfig::new("bench"))
-            .await
-            .expect("host");
+        let host = host::start(
+            bus.clone(),
+            common::lattice::config_allowing_test_actors("bench"),
+        )
+        .await
+        .expect("host");
         (host, events)
     });
     let id = host.id();

@@ -2,21 +2,31 @@
 //!
 //! ```text
 //! crossterm EventStream ─(input task, 64)──┐
-//! monitor task (wasmbus.evt + resync, 1024)─┤──► App::update ──► state reducer
-//! 1 Hz clock ───────────────────────────────┘        │ dirty
+//! monitor task (wasmbus.evt + resync, 1024)─┤
+//! dev build runner (build events) ──────────┤──► App::update ──► state reducer
+//! 1 Hz clock (+ embedded host's facts) ─────┘        │ dirty
 //!                                   frame tick (≤30/s) └──► ui::render
 //! ```
-//! The App is the sole writer of the model; nothing here does lattice I/O itself (the monitor
-//! does) and nothing in `ui/` or `state/` does any I/O at all. Redraws happen only when
-//! something changed, at most once per [`FRAME_INTERVAL`].
+//! The App is the sole writer of the model and every input reaches it through
+//! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
+//! `ui/` or `state/` does any I/O at all. Redraws happen only when something changed, at most
+//! once per [`FRAME_INTERVAL`].
+//!
+//! A channel that closes ends its arm of the loop: the input stream ending quits; the
+//! monitor's and the build runner's are disabled (the header says the monitor stopped), so
+//! the loop waits on what is left instead of spinning on a closed channel.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
 use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +34,12 @@ use crate::host::HostHandle;
 use crate::ingest::ingest;
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
-use crate::state::{self, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp};
+use crate::state::{
+    self, BuildUpdate, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
+};
 use crate::terminal::TerminalGuard;
 use crate::ui::{self, ViewState};
+use crate::watch::BuildEvent;
 
 /// Minimum time between two frames: at most ~30 redraws per second.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
@@ -66,6 +79,13 @@ pub enum Msg {
     Tick,
     /// The embedded host's own facts (calls per actor).
     Local(LocalHost),
+    /// The dev build runner reported something (`command` names the build).
+    Build {
+        /// The build command.
+        command: String,
+        /// What happened.
+        event: BuildEvent,
+    },
 }
 
 /// The console's state: the lattice model and the view.
@@ -78,6 +98,9 @@ pub struct App {
     pub dirty: bool,
     /// Whether the user asked to quit.
     pub quit: bool,
+    /// Turns of the loop so far (each turn handles one input, batch, tick or frame). Lets a
+    /// test tell a waiting loop from a spinning one.
+    pub turns: u64,
 }
 
 impl App {
@@ -91,6 +114,7 @@ impl App {
             view: ViewState::new(cfg.no_color),
             dirty: true,
             quit: false,
+            turns: 0,
         }
     }
 
@@ -123,6 +147,10 @@ impl App {
                 self.dirty = true;
             }
             Msg::Local(local) => self.dirty |= state::set_local(&mut self.model, local),
+            Msg::Build { command, event } => {
+                state::record_build(&mut self.model, &command, build_update(event), now);
+                self.dirty = true;
+            }
             Msg::Tick => {
                 state::tick(&mut self.model, now);
                 // Relative times ("12s ago", uptime) move every second.
@@ -132,22 +160,75 @@ impl App {
     }
 }
 
+/// A build event as the console's model records it.
+pub fn build_update(ev: BuildEvent) -> BuildUpdate {
+    match ev {
+        BuildEvent::Started { run, trigger } => BuildUpdate::Started {
+            run,
+            trigger: trigger
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        },
+        BuildEvent::Output { run, line, stderr } => BuildUpdate::Output { run, line, stderr },
+        BuildEvent::Finished {
+            run,
+            success,
+            code,
+            took,
+        } => BuildUpdate::Finished {
+            run,
+            success,
+            code,
+            took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        },
+        BuildEvent::Cancelled { run } => BuildUpdate::Cancelled { run },
+        BuildEvent::Error { message } => BuildUpdate::Error { message },
+    }
+}
+
 /// What the console runs with besides the lattice.
 #[derive(Default)]
 pub struct Extras<'a> {
     /// The embedded host, for its call counts.
     pub host: Option<&'a HostHandle>,
     /// Fired once the console follows the lattice's events.
-    pub subscribed: Option<tokio::sync::oneshot::Sender<()>>,
+    pub subscribed: Option<oneshot::Sender<()>>,
     /// The dev build's command and events.
-    pub build: Option<(String, mpsc::Receiver<crate::watch::BuildEvent>)>,
+    pub build: Option<(String, mpsc::Receiver<BuildEvent>)>,
 }
 
-/// The next item of an optional channel; pending forever without one.
+/// Everything the loop listens to. A `None` receiver (or one that closed) is not listened to.
+pub struct Inputs<'a> {
+    /// Terminal events; the stream ending (or failing) ends the loop.
+    pub input: mpsc::Receiver<std::io::Result<Event>>,
+    /// What the monitor reports.
+    pub monitor: Option<mpsc::Receiver<MonitorMsg>>,
+    /// Why the monitor stopped, once it does.
+    pub monitor_stopped: Option<mpsc::Receiver<String>>,
+    /// The dev build's command and events.
+    pub build: Option<(String, mpsc::Receiver<BuildEvent>)>,
+    /// The embedded host, whose facts are read on every clock tick.
+    pub host: Option<&'a HostHandle>,
+    /// Fired once the monitor follows the lattice's events.
+    pub subscribed: Option<oneshot::Sender<()>>,
+    /// Resolves when the console must stop from outside (SIGTERM, SIGINT).
+    pub stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+}
+
+/// The next item of an optional channel; pending forever without one. Returns `None` once
+/// the channel closed, and the caller then drops it (see [`close_on_none`]).
 async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => futures::future::pending().await,
+    }
+}
+
+/// Forgets a channel that reported its end, so its arm is not polled again.
+fn close_on_none<T, U>(rx: &mut Option<mpsc::Receiver<T>>, got: &Option<U>) {
+    if got.is_none() {
+        *rx = None;
     }
 }
 
@@ -160,18 +241,14 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
 pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> anyhow::Result<()> {
     let Extras {
         host,
-        mut subscribed,
+        subscribed,
         build,
     } = extras;
-    let (build_command, mut build_rx) = match build {
-        Some((c, rx)) => (c, Some(rx)),
-        None => (String::new(), None),
-    };
     let cancel = CancellationToken::new();
     let mut app = App::new(&cfg, bus.transport().to_string());
 
-    let (mon_tx, mut mon_rx) = mpsc::channel(MONITOR_QUEUE);
-    let (stop_tx, mut stop_rx) = mpsc::channel::<String>(1);
+    let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
+    let (stop_tx, stop_rx) = mpsc::channel::<String>(1);
     let monitor_cancel = cancel.child_token();
     let monitor = tokio::spawn({
         let bus = bus.clone();
@@ -187,10 +264,61 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
     });
 
     let (mut terminal, guard) = TerminalGuard::enter().context("cannot set up the terminal")?;
-    let (in_tx, mut in_rx) = mpsc::channel(INPUT_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
     let input = tokio::spawn(read_input(in_tx, cancel.child_token()));
     let mut signals = Signals::new()?;
 
+    let inputs = Inputs {
+        input: in_rx,
+        monitor: Some(mon_rx),
+        monitor_stopped: Some(stop_rx),
+        build,
+        host,
+        subscribed,
+        stop: Box::pin(async move { signals.recv().await }),
+    };
+    let result = run_loop(&mut app, &mut terminal, inputs).await;
+
+    cancel.cancel();
+    drop(guard);
+    for task in [monitor, input] {
+        if tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a console task did not stop within 2 s");
+        }
+    }
+    result
+}
+
+/// The console loop over any ratatui backend: every input goes through [`App::update`],
+/// frames are drawn when dirty (at most one per [`FRAME_INTERVAL`]). Returns when the user
+/// quits, `inputs.stop` resolves or the input stream ends.
+///
+/// # Errors
+/// Drawing fails, or the input stream reports an error.
+pub async fn run_loop<B: Backend>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    inputs: Inputs<'_>,
+) -> anyhow::Result<()>
+where
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let Inputs {
+        mut input,
+        mut monitor,
+        mut monitor_stopped,
+        build,
+        host,
+        mut subscribed,
+        mut stop,
+    } = inputs;
+    let (build_command, mut build_rx) = match build {
+        Some((c, rx)) => (c, Some(rx)),
+        None => (String::new(), None),
+    };
     let mut frame = tokio::time::interval(FRAME_INTERVAL);
     frame.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut clock = tokio::time::interval(CLOCK_INTERVAL);
@@ -198,10 +326,11 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
     let mut batch = Vec::with_capacity(BATCH);
 
     let result: anyhow::Result<()> = loop {
+        app.turns = app.turns.saturating_add(1);
         tokio::select! {
             biased;
-            _ = signals.recv() => break Ok(()),
-            ev = in_rx.recv() => match ev {
+            () = &mut stop => break Ok(()),
+            ev = input.recv() => match ev {
                 Some(Ok(ev)) => app.update(Msg::Input(ev), Utc::now()),
                 Some(Err(e)) => break Err(e).context("reading terminal input failed"),
                 None => break Ok(()),
@@ -219,23 +348,33 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
                 }
                 app.update(Msg::Tick, Utc::now());
             }
-            Some(why) = stop_rx.recv() => app.update(Msg::MonitorStopped(why), Utc::now()),
-            Some(ev) = recv_opt(&mut build_rx) => {
-                let update = crate::modes::build_update(ev);
-                state::record_build(&mut app.model, &build_command, update, Utc::now());
-                app.dirty = true;
+            why = recv_opt(&mut monitor_stopped) => {
+                close_on_none(&mut monitor_stopped, &why);
+                if let Some(why) = why {
+                    app.update(Msg::MonitorStopped(why), Utc::now());
+                }
             }
-            n = mon_rx.recv_many(&mut batch, BATCH) => {
-                if n > 0 {
-                    let now = Utc::now();
-                    for m in batch.drain(..) {
-                        if matches!(m, MonitorMsg::Subscribed)
-                            && let Some(tx) = subscribed.take()
-                        {
-                            let _ = tx.send(());
-                        }
-                        app.update(Msg::Monitor(m), now);
+            ev = recv_opt(&mut build_rx) => {
+                close_on_none(&mut build_rx, &ev);
+                if let Some(event) = ev {
+                    let command = build_command.clone();
+                    app.update(Msg::Build { command, event }, Utc::now());
+                }
+            }
+            n = recv_many_opt(&mut monitor, &mut batch) => {
+                if n == 0 {
+                    // Closed: recv_many returns 0 only then. Stop listening to it.
+                    monitor = None;
+                    continue;
+                }
+                let now = Utc::now();
+                for m in batch.drain(..) {
+                    if matches!(m, MonitorMsg::Subscribed)
+                        && let Some(tx) = subscribed.take()
+                    {
+                        let _ = tx.send(());
                     }
+                    app.update(Msg::Monitor(m), now);
                 }
             }
         }
@@ -243,18 +382,16 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
             break Ok(());
         }
     };
-
-    cancel.cancel();
-    drop(guard);
-    for task in [monitor, input] {
-        if tokio::time::timeout(Duration::from_secs(2), task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("a console task did not stop within 2 s");
-        }
-    }
     result
+}
+
+/// Up to [`BATCH`] messages of an optional channel (pending forever without one); 0 once it
+/// closed.
+async fn recv_many_opt<T>(rx: &mut Option<mpsc::Receiver<T>>, batch: &mut Vec<T>) -> usize {
+    match rx {
+        Some(rx) => rx.recv_many(batch, BATCH).await,
+        None => futures::future::pending().await,
+    }
 }
 
 /// What the embedded host knows that the lattice protocol does not carry.
@@ -272,6 +409,7 @@ fn local_facts(h: &HostHandle) -> LocalHost {
     LocalHost {
         serving,
         host_id: h.host().id(),
+        data_watch_error: h.host().data_watch_error(),
         actors: h
             .host()
             .actor_stats()
@@ -298,6 +436,7 @@ fn local_facts(h: &HostHandle) -> LocalHost {
                             total_us: micros(r.total),
                         }),
                         last_error: a.last_error,
+                        last_call_failure: a.last_call_failure,
                     },
                 )
             })
@@ -406,6 +545,25 @@ mod tests {
                 .as_deref()
                 .is_some_and(|e| e.contains("gone"))
         );
+    }
+
+    #[test]
+    fn build_events_reach_the_model_through_update() {
+        let mut a = app();
+        a.dirty = false;
+        a.update(
+            Msg::Build {
+                command: "make".into(),
+                event: BuildEvent::Started {
+                    run: 1,
+                    trigger: vec![],
+                },
+            },
+            Utc::now(),
+        );
+        assert!(a.dirty);
+        let b = a.model.build.as_ref().expect("build state");
+        assert_eq!((b.command.as_str(), b.run), ("make", 1));
     }
 
     #[test]

@@ -170,6 +170,18 @@ pub struct HostArgs {
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
     pub allowed_issuers: Vec<String>,
 
+    /// Let lattice clients start actors from files under DIR (repeatable). Without it, a file
+    /// named in cmd.la / scale / upd is refused (actor_start_failed); the files given with
+    /// --actor or dev are always allowed.
+    #[arg(long = "allow-file-load", value_name = "DIR")]
+    pub allow_file_load: Vec<PathBuf>,
+
+    /// Most actor instances this host runs, all actors together; starts and scales beyond
+    /// are refused with a failure ack and actor_start_failed.
+    #[arg(long, default_value_t = crate::host::DEFAULT_MAX_INSTANCES, value_name = "N",
+          value_parser = parse_max_instances)]
+    pub max_instances: usize,
+
     /// wasmtime's pooling allocator: auto (probe, fall back), on, off.
     #[arg(long, default_value = "auto", value_name = "MODE", value_parser = ["auto", "on", "off"])]
     pub pooling: String,
@@ -209,6 +221,31 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// A lattice prefix: one NATS subject token that is also a valid JetStream bucket name
+/// suffix, so `[A-Za-z0-9_-]+`.
+pub fn parse_lattice(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a lattice prefix: use letters, digits, `-` and `_` (it is one NATS subject token and names the bucket LATTICEDATA_{{prefix}})"
+        ))
+    }
+}
+
+/// A positive instance count.
+fn parse_max_instances(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "expected a positive number of instances, got {s:?}"
+        )),
     }
 }
 
@@ -340,13 +377,15 @@ pub struct LatticeArgs {
     #[arg(long, global = true, env = "WASMCLOUD_CTL_PORT", hide = true)]
     pub ctl_port: Option<u16>,
 
-    /// Lattice prefix.
+    /// Lattice prefix: letters, digits, `-` and `_` (one NATS subject token; it also names
+    /// the JetStream bucket LATTICEDATA_{prefix}).
     #[arg(
         long,
         global = true,
         env = "WASMCLOUD_LATTICE_PREFIX",
         default_value = DEFAULT_LATTICE,
-        value_name = "PREFIX"
+        value_name = "PREFIX",
+        value_parser = parse_lattice
     )]
     pub lattice: String,
 
@@ -500,6 +539,19 @@ mod tests {
             Cli::try_parse_checked_from(["lattice-tui", "--actor", "a.wasm", "snapshot"]).is_err()
         );
         assert!(Cli::try_parse_from(["lattice-tui", "--label", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn a_lattice_prefix_is_one_subject_token() {
+        for ok in ["default", "lat-1", "my_lattice", "A9"] {
+            assert_eq!(parse_lattice(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["", "a b", "a.b", "*", ">", "a\tb", "lät"] {
+            assert!(parse_lattice(bad).is_err(), "{bad:?}");
+        }
+        let err =
+            Cli::try_parse_from(["lattice-tui", "--lattice", "a b"]).expect_err("usage error");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

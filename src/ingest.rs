@@ -10,10 +10,8 @@ use crate::state::{self, Lattice, Timestamp};
 pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
     match msg {
         MonitorMsg::Subscribed => false,
-        MonitorMsg::Event(ev) => {
-            state::apply(model, ev, now);
-            true
-        }
+        // A repeat (an id still in the log) changes nothing at all, not even the log.
+        MonitorMsg::Event(ev) => state::apply(model, ev, now) != state::Applied::Duplicate,
         MonitorMsg::Malformed(err) => {
             state::record_malformed(model, &err, now);
             true

@@ -7,7 +7,8 @@
 //! - [`host`]: the embedded WebAssembly host (wasmtime, control interface, HTTP provider);
 //! - [`ingest`]: monitor messages → reducer calls;
 //! - [`app`], [`ui`]: the console loop and its rendering;
-//! - [`modes`], [`cli`], [`snapshot`], [`emit`], [`logging`], [`terminal`]: the edges.
+//! - [`modes`], [`cli`], [`snapshot`], [`emit`], [`logging`], [`terminal`]: the edges;
+//! - `sync`: the one lock helper every module uses.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod modes;
 pub mod snapshot;
 pub mod state;
+mod sync;
 pub mod terminal;
 pub mod ui;
 pub mod watch;
@@ -44,6 +46,17 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         .thread_name("lattice-tui")
         .build()
         .context("cannot start the async runtime")?;
+    let result = run_on(&rt, &cli);
+    // Tasks still running (a NATS client retrying an unreachable server, a blocking read) must
+    // not keep the process alive: give them a moment, then leave.
+    rt.shutdown_timeout(RUNTIME_STOP_TIMEOUT);
+    result
+}
+
+/// How long the runtime's leftover tasks get once the program is done.
+const RUNTIME_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn run_on(rt: &tokio::runtime::Runtime, cli: &cli::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Some(cli::Command::Snapshot(args)) => {
             let _log = logging::to_stderr();
@@ -56,13 +69,13 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Some(cli::Command::Dev(args)) => {
             let plan = modes::Plan::from_dev(args);
             if args.host.no_ui {
-                run_headless(&rt, &cli, &args.host, &plan)
+                run_headless(rt, cli, &args.host, &plan)
             } else {
-                run_console(&rt, &cli, &args.host, &plan)
+                run_console(rt, cli, &args.host, &plan)
             }
         }
-        None if cli.host.no_ui => run_headless(&rt, &cli, &cli.host, &modes::Plan::from_cli(&cli)),
-        None => run_console(&rt, &cli, &cli.host, &modes::Plan::from_cli(&cli)),
+        None if cli.host.no_ui => run_headless(rt, cli, &cli.host, &modes::Plan::from_cli(cli)),
+        None => run_console(rt, cli, &cli.host, &modes::Plan::from_cli(cli)),
     }
 }
 

@@ -3,8 +3,18 @@
 //! Owns the subscriber and the `tracing-appender` worker. The returned [`LogGuard`] must live
 //! until the very end of `main` (after the terminal is restored), or the last lines are lost.
 //! Filter: `LATTICE_LOG`, else `RUST_LOG`, else `info`.
+//!
+//! Also owns [`LogThrottle`], the rate limit every repeated warning goes through (a dropped
+//! message, an undecodable event, a failing guest call): one line per interval that says how
+//! many occurrences it stands for, never one line per occurrence.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use file_rotate::compression::Compression;
+use file_rotate::suffix::AppendCount;
+use file_rotate::{ContentLimit, FileRotate};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
@@ -47,7 +57,14 @@ pub fn default_log_file() -> PathBuf {
     base.join("lattice-tui").join("lattice-tui.log")
 }
 
-/// Logs to `path` (appending) through a non-blocking writer. Nothing goes to the terminal.
+/// The console's log file is rotated once it grows past this size (10 MiB)…
+pub const CONSOLE_LOG_MAX_BYTES: usize = 10 * 1024 * 1024;
+/// …keeping this many older files (`PATH.1` newest … `PATH.5` oldest): a console that logs a
+/// flood costs at most about 60 MiB of disk.
+pub const CONSOLE_LOG_KEEP: usize = 5;
+
+/// Logs to `path` (appending) through a non-blocking writer, rotating it by size (see
+/// [`CONSOLE_LOG_MAX_BYTES`], [`CONSOLE_LOG_KEEP`]). Nothing goes to the terminal.
 ///
 /// # Errors
 /// [`LogError::Dir`] if the directory cannot be created.
@@ -60,11 +77,13 @@ pub fn to_file(path: &Path) -> Result<LogGuard, LogError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "lattice-tui.log".to_string());
-    let appender = tracing_appender::rolling::never(dir, name);
+    let appender = FileRotate::new(
+        path,
+        AppendCount::new(CONSOLE_LOG_KEEP),
+        ContentLimit::BytesSurpassed(CONSOLE_LOG_MAX_BYTES),
+        Compression::None,
+        None,
+    );
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter("info"))
@@ -159,5 +178,79 @@ pub fn to_stderr() -> LogGuard {
     LogGuard {
         _worker: None,
         path: None,
+    }
+}
+
+/// How often a throttled warning may be logged: once per 5 s per condition.
+pub const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One log line per interval for a condition that can repeat at network speed.
+///
+/// [`LogThrottle::hit`] records one occurrence and says whether to log it now; when it does,
+/// it also says how many occurrences since the last logged one were not logged, so the line
+/// can carry the count. Occurrences in between are the caller's to log at a lower level (or
+/// not at all). Thread-safe; a `const fn` constructor, so it can live in a `static`.
+#[derive(Debug)]
+pub struct LogThrottle {
+    interval: Duration,
+    state: Mutex<ThrottleState>,
+}
+
+#[derive(Debug)]
+struct ThrottleState {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogThrottle {
+    /// A throttle that lets one line through per `interval`.
+    pub const fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new(ThrottleState {
+                last: None,
+                suppressed: 0,
+            }),
+        }
+    }
+
+    /// Records one occurrence now. `Some(n)`: log it, `n` occurrences since the last logged
+    /// one were not; `None`: do not log it at the throttled level.
+    pub fn hit(&self) -> Option<u64> {
+        self.hit_at(Instant::now())
+    }
+
+    /// [`LogThrottle::hit`] at a given time (for tests).
+    pub fn hit_at(&self, now: Instant) -> Option<u64> {
+        let mut s = crate::sync::lock(&self.state);
+        let due = s
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.interval);
+        if due {
+            s.last = Some(now);
+            Some(std::mem::take(&mut s.suppressed))
+        } else {
+            s.suppressed = s.suppressed.saturating_add(1);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_line_per_interval_through_with_the_count() {
+        let t = LogThrottle::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert_eq!(t.hit_at(t0), Some(0));
+        for i in 1..=1000u64 {
+            assert_eq!(t.hit_at(t0 + Duration::from_millis(i)), None);
+        }
+        assert_eq!(t.hit_at(t0 + Duration::from_millis(4999)), None);
+        assert_eq!(t.hit_at(t0 + Duration::from_secs(5)), Some(1001));
+        assert_eq!(t.hit_at(t0 + Duration::from_secs(6)), None);
+        assert_eq!(t.hit_at(t0 + Duration::from_secs(11)), Some(1));
     }
 }

@@ -14,16 +14,18 @@ use crate::cli::{Cli, DevArgs, HostArgs, LatticeArgs};
 use crate::host::claims::ClaimsPolicy;
 use crate::host::identity::{IdentityConfig, env_labels};
 use crate::host::runtime::{PoolingMode, RuntimeConfig};
-use crate::host::{self, HostConfig, HostHandle};
-use crate::lattice::bus::Bus;
+use crate::host::{self, HOST_SUBSCRIPTION_CAPACITY, HostConfig, HostHandle, HostLimits};
+use crate::lattice::bus::{Bus, DEFAULT_SUBSCRIPTION_CAPACITY};
 use crate::lattice::monitor::MonitorConfig;
 use crate::lattice::protocol::StringMap;
 use crate::lattice::subjects::Subjects;
 use crate::state::{BuildUpdate, ModelConfig};
 use crate::watch::{BuildConfig, BuildEvent, Builder, WatchConfig};
 
-/// How long quitting waits for the embedded host to drain and say `host_stopped`.
-const HOST_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long quitting waits for the embedded host to stop: its drain grace (10 s) plus the
+/// bounded announcement ([`host::STOP_ANNOUNCE_TIMEOUT`]) and a margin. The host bounds each
+/// step itself; this is the last word.
+const HOST_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What to start once the host runs.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +109,13 @@ pub fn host_config(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> HostC
         require_signed: args.require_signed,
         allowed_issuers: args.allowed_issuers.clone(),
     };
+    cfg.allow_file_load.clone_from(&args.allow_file_load);
+    cfg.limits = HostLimits {
+        max_instances: args.max_instances,
+        ..HostLimits::default()
+    };
+    // In `dev` the developer is the HTTP client: a failed call's details go in its 500 body.
+    cfg.http_error_details = plan.watch_all;
     cfg.hot_reload = WatchConfig {
         debounce: plan.debounce,
         ..WatchConfig::default()
@@ -115,12 +124,18 @@ pub fn host_config(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> HostC
     cfg
 }
 
-async fn connect(lattice: &LatticeArgs, retry: bool) -> anyhow::Result<Bus> {
+/// Connects to the lattice. `capacity` bounds each subscription (see
+/// [`crate::lattice::bus::Bus::with_subscription_capacity`]).
+async fn connect(lattice: &LatticeArgs, retry: bool, capacity: usize) -> anyhow::Result<Bus> {
     Ok(match lattice.nats_url() {
-        Some(url) => Bus::connect(lattice.bus_options(url, retry))
-            .await
-            .context("cannot reach the lattice")?,
-        None => Bus::local(),
+        Some(url) => {
+            let mut opts = lattice.bus_options(url, retry);
+            opts.subscription_capacity = capacity;
+            Bus::connect(opts)
+                .await
+                .context("cannot reach the lattice")?
+        }
+        None => Bus::local_with_capacity(capacity),
     })
 }
 
@@ -193,38 +208,13 @@ fn start_build(
     Ok(Some((builder, command, rx)))
 }
 
-/// A build event as the console's model records it.
-pub fn build_update(ev: BuildEvent) -> BuildUpdate {
-    match ev {
-        BuildEvent::Started { run, trigger } => BuildUpdate::Started {
-            run,
-            trigger: trigger
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect(),
-        },
-        BuildEvent::Output { run, line, stderr } => BuildUpdate::Output { run, line, stderr },
-        BuildEvent::Finished {
-            run,
-            success,
-            code,
-            took,
-        } => BuildUpdate::Finished {
-            run,
-            success,
-            code,
-            took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        },
-        BuildEvent::Cancelled { run } => BuildUpdate::Cancelled { run },
-        BuildEvent::Error { message } => BuildUpdate::Error { message },
-    }
-}
-
 /// The console, with the embedded host unless `--no-host`.
 pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> anyhow::Result<()> {
     // The console starts even when NATS is not up yet (it shows "connecting"); the host needs
     // the connection for its JetStream bucket, so with a host the first connect must succeed.
-    let bus = connect(lattice, plan.no_host).await?;
+    // The console follows the event stream: its subscriptions get the large buffer (the host
+    // sizes its own down on a sibling connection).
+    let bus = connect(lattice, plan.no_host, DEFAULT_SUBSCRIPTION_CAPACITY).await?;
     let host = if plan.no_host {
         None
     } else {
@@ -284,12 +274,8 @@ pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> any
         }
     };
     drop(builder);
-    if let Some(h) = host
-        && tokio::time::timeout(HOST_STOP_TIMEOUT, h.shutdown())
-            .await
-            .is_err()
-    {
-        tracing::warn!("the embedded host did not stop within {HOST_STOP_TIMEOUT:?}");
+    if let Some(h) = host {
+        stop_host(h).await;
     }
     result
 }
@@ -303,7 +289,7 @@ pub async fn headless(
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let bus = connect(lattice, false).await?;
+    let bus = connect(lattice, false, HOST_SUBSCRIPTION_CAPACITY).await?;
     let cfg = host_config(lattice, args, plan);
     let host = host::spawn(bus, cfg, usize::from(args.host_threads))
         .await
@@ -319,7 +305,7 @@ pub async fn headless(
     let builder = build.map(|(builder, command, mut rx)| {
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                match build_update(ev) {
+                match app::build_update(ev) {
                     BuildUpdate::Started { run, trigger } => {
                         tracing::info!(run, ?trigger, %command, "build started");
                     }
@@ -362,7 +348,7 @@ pub async fn headless(
     };
     if !built {
         tracing::info!("stopped while waiting for the first build");
-        host.shutdown().await;
+        stop_host(host).await;
         return Ok(ExitCode::SUCCESS);
     }
     let failures = start_up(&host, plan).await;
@@ -370,7 +356,7 @@ pub async fn headless(
         for f in &failures {
             tracing::error!("{f}");
         }
-        host.shutdown().await;
+        stop_host(host).await;
         anyhow::bail!("start-up failed: {}", failures.join("; "));
     }
     if let Some(addr) = &plan.http {
@@ -382,6 +368,17 @@ pub async fn headless(
         _ = int.recv() => tracing::info!("SIGINT: draining"),
         _ = stop.stop_requested() => tracing::info!("stop requested through the control interface"),
     }
-    host.shutdown().await;
+    stop_host(host).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops the host, waiting at most [`HOST_STOP_TIMEOUT`] (its stop routine bounds itself;
+/// this is the last word, so a stop always finishes).
+async fn stop_host(host: HostHandle) {
+    if tokio::time::timeout(HOST_STOP_TIMEOUT, host.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the host did not stop within {HOST_STOP_TIMEOUT:?}; exiting anyway");
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::actors::actor_wasm;
 use common::{NatsServer, connect_bus, free_port, http_get, within};
-use lattice_tui::host::{self, HostConfig, builtin_http_key};
+use lattice_tui::host::{self, builtin_http_key};
 use lattice_tui::lattice::bus::Subscription;
 use lattice_tui::lattice::protocol::{EventData, LatticeEvent};
 use lattice_tui::lattice::subjects::Subjects;
@@ -75,7 +75,10 @@ async fn wasmcloud_control_interface_0_28_drives_the_host() {
     let host = within(
         STEP,
         "host start",
-        host::start(bus.clone(), HostConfig::new("default")),
+        host::start(
+            bus.clone(),
+            common::lattice::config_allowing_test_actors("default"),
+        ),
     )
     .await
     .expect("host starts");

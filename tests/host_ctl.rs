@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::actors::actor_wasm;
 use common::{free_port, http_get, within};
-use lattice_tui::host::{self, HostConfig, builtin_http_key};
+use lattice_tui::host::{self, builtin_http_key};
 use lattice_tui::lattice::bus::{Bus, Subscription};
 use lattice_tui::lattice::protocol::{
     CtlOperationAck, EventData, GetClaimsResponse, Host, HostInventory, LatticeEvent,
@@ -70,7 +70,10 @@ async fn control_interface_scenario_over_the_in_process_lattice() {
     let host = within(
         T,
         "host start",
-        host::start(bus.clone(), HostConfig::new("default")),
+        host::start(
+            bus.clone(),
+            common::lattice::config_allowing_test_actors("default"),
+        ),
     )
     .await
     .expect("host starts");
@@ -330,7 +333,10 @@ async fn late_dialect_and_failed_updates() {
     let host = within(
         T,
         "host start",
-        host::start(bus.clone(), HostConfig::new("default")),
+        host::start(
+            bus.clone(),
+            common::lattice::config_allowing_test_actors("default"),
+        ),
     )
     .await
     .expect("host starts");

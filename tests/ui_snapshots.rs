@@ -342,6 +342,7 @@ fn lattice() -> Lattice {
                             total_us: 167_830,
                         }),
                         last_error: None,
+                        last_call_failure: None,
                     },
                 ),
                 (
@@ -355,6 +356,7 @@ fn lattice() -> Lattice {
             ]
             .into(),
             serving: Vec::new(),
+            data_watch_error: None,
         },
     );
     s.model

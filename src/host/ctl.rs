@@ -6,8 +6,20 @@
 //! (synchronous in OTP) and `sa`/`sp` (whose failure is worth an immediate answer). Every
 //! malformed request gets `{"accepted":false,"error":…}` and changes nothing; nothing here
 //! panics on network input.
+//!
+//! Ordering: [`subscribe`] returns only once every subscription is in place and the server
+//! has confirmed them (a flush), so the host announces `host_started` after it can answer.
+//! A reply that must be on the wire before something else happens (`cmd.{host}.stop`) is
+//! flushed first, then the action runs.
+//!
+//! Bounds: at most [`MAX_CTL_INFLIGHT`] requests are handled at once (more wait in the
+//! subscriptions' bounded buffers; beyond those the bus drops and counts). Work that outlives
+//! its ack (`la`, `scale`, `lp`) takes a permit of the core's pending-operation limit first and
+//! is refused with a failure ack (and a failure event) when none is left; starts that cannot
+//! fit the instance budget are refused the same way.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,25 +27,42 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use super::core::{BUILTIN_HTTP_REF, HostInner, ProviderStart, lock};
-use crate::lattice::bus::{BusError, Message};
+use super::core::{BUILTIN_HTTP_REF, HostInner, ProviderStart};
+use super::files::Origin;
+use crate::lattice::bus::{BusError, Message, Subscription};
 use crate::lattice::protocol::{
-    ActorAuctionAck, ActorAuctionRequest, CtlOperationAck, GetClaimsResponse, LinkDefinition,
-    LinkDefinitionList, ProviderAuctionAck, ProviderAuctionRequest, RegistryCredentialMap,
-    RemoveLinkDefinitionRequest, ScaleActorCommand, StartActorCommand, StartProviderCommand,
-    StopActorCommand, StopHostCommand, StopProviderCommand, StringMap, UpdateActorCommand,
+    ActorAuctionAck, ActorAuctionRequest, CtlOperationAck, EventData, GetClaimsResponse,
+    LinkDefinition, LinkDefinitionList, ProviderAuctionAck, ProviderAuctionRequest,
+    ProviderStartFailed, RegistryCredentialMap, RemoveLinkDefinitionRequest, ScaleActorCommand,
+    StartActorCommand, StartProviderCommand, StopActorCommand, StopHostCommand,
+    StopProviderCommand, StringMap, UpdateActorCommand,
 };
 use crate::lattice::subjects::{CmdVerb, CtlRoute};
 
 /// Control requests handled at once; more wait in the subscription buffers. Each handler is
-/// short (acks first, work in tasks), so this bounds memory, not throughput.
-const MAX_CTL_INFLIGHT: usize = 64;
+/// short (acks first; the work that outlives the ack is bounded by the core's pending
+/// operations), so this bounds memory, not throughput. `upd` holds its slot while it compiles.
+pub const MAX_CTL_INFLIGHT: usize = 64;
 
-/// Subscribes to the host's control subjects and serves them until shutdown.
+/// How long a reply that must be delivered before the host acts (the ack of `cmd.stop`) may
+/// take to flush; past it the host acts anyway (the lattice may be unreachable).
+const REPLY_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The host's control subscriptions, made by [`subscribe`] and served by [`serve`].
+pub(crate) struct CtlSubscriptions(Vec<Subscription>);
+
+/// Makes every control subscription of the host and waits until the server has them.
 ///
 /// # Errors
-/// A subscription could not be made.
-pub(crate) async fn serve(inner: Arc<HostInner>) -> Result<(), BusError> {
+/// A subscription could not be made or the flush failed.
+pub(crate) async fn subscribe(inner: &HostInner) -> Result<CtlSubscriptions, BusError> {
+    if let Some(delay) = inner.faults.ctl_subscribe_delay {
+        tracing::debug!(
+            ?delay,
+            "fault injection: delaying the control subscriptions"
+        );
+        tokio::time::sleep(delay).await;
+    }
     let host_id = inner.host_id();
     let mut subs = Vec::new();
     for (subject, queue) in inner.subjects.host_subscriptions(&host_id) {
@@ -44,20 +73,30 @@ pub(crate) async fn serve(inner: Arc<HostInner>) -> Result<(), BusError> {
         subs.push(sub);
     }
     inner.bus.flush().await?;
-    let mut merged = futures::stream::select_all(subs);
+    Ok(CtlSubscriptions(subs))
+}
+
+/// Serves the control subjects until shutdown.
+pub(crate) async fn serve(inner: Arc<HostInner>, subs: CtlSubscriptions) {
+    let mut merged = futures::stream::select_all(subs.0);
     let permits = Arc::new(Semaphore::new(MAX_CTL_INFLIGHT));
     loop {
         let msg = tokio::select! {
             biased;
-            _ = inner.shutdown.cancelled() => return Ok(()),
+            _ = inner.shutdown.cancelled() => return,
             msg = merged.next() => msg,
         };
         let Some(msg) = msg else {
             tracing::warn!("control subscriptions ended");
-            return Ok(());
+            return;
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return Ok(());
+        let permit = tokio::select! {
+            biased;
+            _ = inner.shutdown.cancelled() => return,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
         };
         let inner2 = inner.clone();
         inner.tasks.spawn(async move {
@@ -65,6 +104,14 @@ pub(crate) async fn serve(inner: Arc<HostInner>) -> Result<(), BusError> {
             handle(&inner2, msg).await;
         });
     }
+}
+
+/// What happens once a reply is on its way.
+enum After {
+    /// Nothing.
+    Nothing,
+    /// Stop the host (`cmd.{host}.stop`), after the ack is flushed.
+    StopHost,
 }
 
 fn json<T: Serialize>(v: &T) -> Option<Bytes> {
@@ -89,50 +136,52 @@ fn parse<T: DeserializeOwned>(what: &str, payload: &[u8]) -> Result<T, String> {
 }
 
 async fn handle(inner: &Arc<HostInner>, msg: Message) {
-    let reply = match inner.subjects.route(&msg.subject) {
+    let (reply, after) = match inner.subjects.route(&msg.subject) {
         Some(route) => answer(inner, route, &msg.payload).await,
-        None => ack(Err(format!("unknown control subject {}", msg.subject))),
+        None => (
+            ack(Err(format!("unknown control subject {}", msg.subject))),
+            After::Nothing,
+        ),
     };
+    if let Some(delay) = inner.faults.ctl_reply_delay {
+        tokio::time::sleep(delay).await;
+    }
     if let (Some(to), Some(body)) = (msg.reply.as_deref(), reply)
         && let Err(e) = inner.bus.publish(to, body).await
     {
         tracing::warn!(subject = %msg.subject, error = %e, "cannot send a control reply");
     }
+    match after {
+        After::Nothing => {}
+        After::StopHost => {
+            // The ack first, on the wire; then the stop (which ends the subscriptions).
+            match tokio::time::timeout(REPLY_FLUSH_TIMEOUT, inner.bus.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not flush the stop ack"),
+                Err(_) => tracing::warn!(
+                    "the stop ack was not flushed within {REPLY_FLUSH_TIMEOUT:?}; stopping anyway"
+                ),
+            }
+            inner.shutdown.cancel();
+        }
+    }
 }
 
-async fn answer(inner: &Arc<HostInner>, route: CtlRoute<'_>, payload: &[u8]) -> Option<Bytes> {
+async fn answer(
+    inner: &Arc<HostInner>,
+    route: CtlRoute<'_>,
+    payload: &[u8],
+) -> (Option<Bytes>, After) {
     tracing::debug!(?route, "control request");
-    match route {
+    let reply = match route {
         CtlRoute::PingHosts => {
             inner.heartbeat_now.notify_one();
             json(&inner.ping_reply())
         }
-        CtlRoute::AuctionActor => {
-            let req: ActorAuctionRequest = parse("auction.actor", payload).ok()?;
-            inner.identity.matches(&req.constraints).then_some(())?;
-            json(&ActorAuctionAck {
-                actor_ref: req.actor_ref,
-                constraints: req.constraints,
-                host_id: inner.host_id(),
-            })
-        }
-        CtlRoute::AuctionProvider => {
-            let req: ProviderAuctionRequest = parse("auction.provider", payload).ok()?;
-            let running = req.provider_ref == BUILTIN_HTTP_REF
-                && lock(&inner.providers).contains_key(&req.link_name);
-            (inner.identity.matches(&req.constraints) && !running).then_some(())?;
-            json(&ProviderAuctionAck {
-                provider_ref: req.provider_ref,
-                link_name: req.link_name,
-                constraints: req.constraints,
-                host_id: inner.host_id(),
-            })
-        }
+        CtlRoute::AuctionActor => auction_actor(inner, payload).await,
+        CtlRoute::AuctionProvider => auction_provider(inner, payload),
         CtlRoute::RegistriesPut => ack(parse::<RegistryCredentialMap>("registries.put", payload)
-            .map(|creds| {
-                tracing::info!(registries = creds.len(), "registry credentials replaced");
-                *lock(&inner.registries) = creds;
-            })),
+            .map(|creds| inner.set_registries(creds))),
         CtlRoute::GetLinks => match inner.data.links().await {
             Ok(links) => json(&LinkDefinitionList { links }),
             Err(e) => ack(Err(format!("cannot read links: {e}"))),
@@ -148,9 +197,45 @@ async fn answer(inner: &Arc<HostInner>, route: CtlRoute<'_>, payload: &[u8]) -> 
         CtlRoute::Command(host, _) if host != inner.host_id() => {
             ack(Err(format!("host {host} is not this host")))
         }
+        CtlRoute::Command(_, CmdVerb::StopHost) => {
+            return match stop_host(payload) {
+                Ok(()) => (ack(Ok(())), After::StopHost),
+                Err(e) => (ack(Err(e)), After::Nothing),
+            };
+        }
         CtlRoute::Command(_, verb) => ack(command(inner, verb, payload).await),
         CtlRoute::Unknown => ack(Err("unknown control operation".to_string())),
+    };
+    (reply, After::Nothing)
+}
+
+/// `auction.actor`: a bid only from an eligible host that could run the actor (PROTOCOL.md
+/// §2.4; OTP checks the labels, this host also that it may load the file and has room).
+async fn auction_actor(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
+    let req: ActorAuctionRequest = parse("auction.actor", payload).ok()?;
+    inner.identity.matches(&req.constraints).then_some(())?;
+    if let Err(why) = inner.can_run_actor(&req.actor_ref).await {
+        tracing::debug!(actor_ref = %req.actor_ref, %why, "not bidding for an actor");
+        return None;
     }
+    json(&ActorAuctionAck {
+        actor_ref: req.actor_ref,
+        constraints: req.constraints,
+        host_id: inner.host_id(),
+    })
+}
+
+/// `auction.provider`: a bid only for the built-in provider on a link name it does not run.
+fn auction_provider(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
+    let req: ProviderAuctionRequest = parse("auction.provider", payload).ok()?;
+    let runnable = req.provider_ref == BUILTIN_HTTP_REF && !inner.provider_running(&req.link_name);
+    (inner.identity.matches(&req.constraints) && runnable).then_some(())?;
+    json(&ProviderAuctionAck {
+        provider_ref: req.provider_ref,
+        link_name: req.link_name,
+        constraints: req.constraints,
+        host_id: inner.host_id(),
+    })
 }
 
 async fn put_link(inner: &Arc<HostInner>, payload: &[u8]) -> Result<(), String> {
@@ -191,6 +276,30 @@ async fn del_link(inner: &Arc<HostInner>, payload: &[u8]) -> Result<(), String> 
     }
 }
 
+fn stop_host(payload: &[u8]) -> Result<(), String> {
+    let cmd: StopHostCommand = if payload.iter().all(u8::is_ascii_whitespace) {
+        StopHostCommand::default()
+    } else {
+        parse("cmd.stop", payload)?
+    };
+    tracing::info!(timeout_ms = ?cmd.timeout, "stop requested through the control interface");
+    Ok(())
+}
+
+/// A start that cannot even be accepted: the failure ack's text, also published as
+/// `actor_start_failed` / `actors_start_failed` (the CLI waits for one of those).
+async fn refuse_start(
+    inner: &Arc<HostInner>,
+    actor_ref: &str,
+    annotations: StringMap,
+    error: String,
+) -> Result<(), String> {
+    inner
+        .publish_start_failed(actor_ref, None, annotations, &error)
+        .await;
+    Err(error)
+}
+
 async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Result<(), String> {
     match verb {
         CmdVerb::LaunchActor => {
@@ -198,14 +307,20 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
             if cmd.actor_ref.trim().is_empty() {
                 return Err("invalid cmd.la request: actor_ref is required".into());
             }
+            let annotations = cmd.annotations.unwrap_or_default();
+            let permit = match inner
+                .check_room(usize::from(cmd.count.max(1)))
+                .and_then(|()| inner.pending_op())
+            {
+                Ok(p) => p,
+                Err(e) => return refuse_start(inner, &cmd.actor_ref, annotations, e).await,
+            };
             let h = inner.clone();
             inner.tasks.spawn(async move {
-                h.start_actor(
-                    &cmd.actor_ref,
-                    cmd.count,
-                    cmd.annotations.unwrap_or_default(),
-                )
-                .await;
+                let _permit = permit;
+                let _ = h
+                    .start_actor(&cmd.actor_ref, cmd.count, annotations, Origin::Lattice)
+                    .await;
             });
             Ok(())
         }
@@ -225,15 +340,26 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
             {
                 return Err("invalid cmd.scale request: actor_ref is required".into());
             }
+            let annotations = cmd.annotations.unwrap_or_default();
+            let permit = match inner
+                .check_scale_room(cmd.actor_id.as_deref(), &cmd.actor_ref, cmd.count)
+                .and_then(|()| inner.pending_op())
+            {
+                Ok(p) => p,
+                Err(e) => return refuse_start(inner, &cmd.actor_ref, annotations, e).await,
+            };
             let h = inner.clone();
             inner.tasks.spawn(async move {
-                h.scale_actor(
-                    cmd.actor_id.as_deref(),
-                    &cmd.actor_ref,
-                    cmd.count,
-                    cmd.annotations.unwrap_or_default(),
-                )
-                .await;
+                let _permit = permit;
+                let _ = h
+                    .scale_actor(
+                        cmd.actor_id.as_deref(),
+                        &cmd.actor_ref,
+                        cmd.count,
+                        annotations,
+                        Origin::Lattice,
+                    )
+                    .await;
             });
             Ok(())
         }
@@ -246,7 +372,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
                 }
             };
             inner
-                .update_actor(&actor_id, &cmd.new_actor_ref)
+                .update_actor(&actor_id, &cmd.new_actor_ref, Origin::Lattice)
                 .await
                 .map(|_| ())
         }
@@ -257,9 +383,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
                     "invalid cmd.lp request: provider_ref and link_name are required".into(),
                 );
             }
-            if cmd.provider_ref == BUILTIN_HTTP_REF
-                && lock(&inner.providers).contains_key(&cmd.link_name)
-            {
+            if cmd.provider_ref == BUILTIN_HTTP_REF && inner.provider_running(&cmd.link_name) {
                 // OTP: a failure ack at once, and the failure event too.
                 return match inner
                     .start_provider(&cmd.provider_ref, &cmd.link_name, StringMap::new())
@@ -269,8 +393,23 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
                     ProviderStart::Started | ProviderStart::Failed => Ok(()),
                 };
             }
+            let permit = match inner.pending_op() {
+                Ok(p) => p,
+                Err(e) => {
+                    inner
+                        .events
+                        .publish(EventData::ProviderStartFailed(ProviderStartFailed {
+                            provider_ref: cmd.provider_ref.clone(),
+                            link_name: cmd.link_name.clone(),
+                            error: e.clone(),
+                        }))
+                        .await;
+                    return Err(e);
+                }
+            };
             let h = inner.clone();
             inner.tasks.spawn(async move {
+                let _permit = permit;
                 let _ = h
                     .start_provider(
                         &cmd.provider_ref,
@@ -285,20 +424,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
             let cmd: StopProviderCommand = parse("cmd.sp", payload)?;
             inner.stop_provider(&cmd.provider_ref, &cmd.link_name).await
         }
-        CmdVerb::StopHost => {
-            let cmd: StopHostCommand = if payload.iter().all(u8::is_ascii_whitespace) {
-                StopHostCommand::default()
-            } else {
-                parse("cmd.stop", payload)?
-            };
-            tracing::info!(timeout_ms = ?cmd.timeout, "stop requested through the control interface");
-            let h = inner.clone();
-            // Reply first: the ack goes out before the host starts going down.
-            inner.tasks.spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                h.shutdown.cancel();
-            });
-            Ok(())
-        }
+        // Answered in `answer`: its ack must be flushed before the host stops.
+        CmdVerb::StopHost => stop_host(payload),
     }
 }

@@ -2,10 +2,13 @@
 //! with wasmtime, answers the control interface, publishes events and heartbeats, keeps the
 //! lattice's shared data, and serves HTTP to actors through a built-in provider.
 //!
-//! Layout: [`identity`] (keys, labels), [`claims`] (wascap), [`runtime`] (wasmtime engine,
-//! compile, per-request stores), [`http`] (the `wasmcloud:httpserver` provider), [`guest_io`],
-//! [`lattice_data`] (links and claims in JetStream KV or memory), [`events`], `core` (actor
-//! and provider tables, routes), `ctl` (the control interface).
+//! Layout: [`identity`] (keys, labels), [`claims`] (wascap), [`files`] (actor references, the
+//! file-load policy, bounded reads), [`runtime`] (wasmtime engine, compile, per-request
+//! stores), [`http`] (the `wasmcloud:httpserver` provider), [`guest_io`], [`lattice_data`]
+//! (links and claims in JetStream KV or memory), [`events`], `core` (actor and provider
+//! tables, routes, limits), `ctl` (the control interface), `lifecycle` (the background tasks
+//! and the stop routine), `reload` (hot reload), `handle` ([`HostHandle`]: a host on a
+//! runtime of its own).
 //!
 //! Must not touch the console (`ui`, `state`, `app`, crossterm, ratatui). The host is just
 //! another lattice member: the console sees it through the lattice like any remote host.
@@ -15,27 +18,34 @@ pub mod claims;
 mod core;
 mod ctl;
 pub mod events;
+pub mod files;
 pub mod guest_io;
+mod handle;
 pub mod http;
 pub mod identity;
 pub mod lattice_data;
+mod lifecycle;
 mod reload;
 pub mod runtime;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::MissedTickBehavior;
-
 use self::claims::ClaimsPolicy;
 pub use self::core::{
-    BUILTIN_HTTP_NAME, BUILTIN_HTTP_REF, HTTP_CONTRACT, builtin_http_key, resolve_actor_ref,
-    uptime_human,
+    BUILTIN_HTTP_NAME, BUILTIN_HTTP_REF, DEFAULT_MAX_INSTANCES, DEFAULT_MAX_PENDING_OPS, Faults,
+    HTTP_CONTRACT, HostLimits, builtin_http_key, uptime_human,
 };
-use self::core::{CoreSettings, HostInner, ProviderStart};
-use self::http::{CallStatsSnapshot, HttpLimits, HttpProvider};
+use self::core::{CoreParts, CoreSettings, HostInner, ProviderStart};
+pub use self::ctl::MAX_CTL_INFLIGHT;
+use self::files::FileLoadPolicy;
+pub use self::files::{Origin, resolve_actor_ref};
+pub use self::handle::{HostHandle, spawn};
+use self::http::{CallStatsSnapshot, FailureReports, HttpLimits, HttpProvider};
 use self::identity::{HostIdentity, IdentityConfig, IdentityError};
 use self::lattice_data::{DataError, LatticeData};
+pub use self::lifecycle::STOP_ANNOUNCE_TIMEOUT;
 pub use self::reload::WATCH_ANNOTATION;
 use self::runtime::{Runtime, RuntimeConfig, RuntimeError};
 use crate::lattice::bus::{Bus, BusError};
@@ -50,6 +60,18 @@ pub const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a stopping host lets in-flight HTTP requests finish.
 pub const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(10);
 
+/// Messages each of the host's subscriptions buffers (the control subjects, the reply inbox,
+/// the lattice-data watch). Control traffic is a few messages per client action; 4,096 rides
+/// out a burst of thousands of pings while a flood of large messages cannot buffer more than
+/// 4,096 × the server's max payload. Beyond it the bus drops and counts (NATS slow consumer):
+/// the clients of dropped requests time out, nothing grows. The console's event stream has its
+/// own connection and a far larger buffer ([`crate::lattice::bus::DEFAULT_SUBSCRIPTION_CAPACITY`]).
+pub const HOST_SUBSCRIPTION_CAPACITY: usize = 4_096;
+
+/// Failure reports of the HTTP provider waiting to be published as `invocation_failed`; a
+/// flood beyond it is dropped (the counters and the log still have it).
+const FAILURE_REPORTS: usize = 256;
+
 /// Everything the host is made from.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -63,8 +85,18 @@ pub struct HostConfig {
     pub runtime: RuntimeConfig,
     /// HTTP provider limits.
     pub http: HttpLimits,
+    /// Send the details of a failed guest call in its `500` body (`lattice-tui dev`); off:
+    /// a plain body, the details go to the log and to `invocation_failed` events.
+    pub http_error_details: bool,
     /// Who may start actors.
     pub policy: ClaimsPolicy,
+    /// How much work lattice clients can make this host take on.
+    pub limits: HostLimits,
+    /// Directories under which lattice clients may name actor files (`--allow-file-load`);
+    /// files the host is given directly (`--actor`, `dev`) are allowed anyway.
+    pub allow_file_load: Vec<PathBuf>,
+    /// Buffer of each of the host's subscriptions; see [`HOST_SUBSCRIPTION_CAPACITY`].
+    pub subscription_capacity: usize,
     /// How long shutdown waits for in-flight HTTP requests.
     pub drain_grace: Duration,
     /// Shared lattice data to use instead of the bus's (in-process lattices with several
@@ -75,6 +107,8 @@ pub struct HostConfig {
     /// Watch every actor started from a file (`lattice-tui dev`); otherwise only those
     /// started with the annotation [`WATCH_ANNOTATION`]` = true`.
     pub watch_all: bool,
+    /// Faults to inject (tests and fault drills); none by default.
+    pub faults: Faults,
 }
 
 impl HostConfig {
@@ -86,11 +120,16 @@ impl HostConfig {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             runtime: RuntimeConfig::default(),
             http: HttpLimits::default(),
+            http_error_details: false,
             policy: ClaimsPolicy::default(),
+            limits: HostLimits::default(),
+            allow_file_load: Vec::new(),
+            subscription_capacity: HOST_SUBSCRIPTION_CAPACITY,
             drain_grace: DEFAULT_DRAIN_GRACE,
             data: None,
             hot_reload: WatchConfig::default(),
             watch_all: false,
+            faults: Faults::default(),
         }
     }
 }
@@ -141,6 +180,8 @@ pub struct ActorStats {
     pub last_reload: Option<ReloadInfo>,
     /// The last failed update or reload, cleared by the next good one.
     pub last_error: Option<String>,
+    /// Why the last failed HTTP call failed (what the client did not see).
+    pub last_call_failure: Option<String>,
 }
 
 /// One successful hot reload, with the time each step took.
@@ -171,34 +212,50 @@ pub struct Host {
     finished: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
-/// Starts a host on the current runtime: publishes `host_started`, serves the control
-/// interface, heartbeats, watches the lattice data. Stop it with [`Host::stop`] and wait for
-/// [`Host::stopped`]; it also stops on `cmd.{host}.stop`.
+/// Starts a host on the current runtime: subscribes to the control interface, watches the
+/// lattice data, then publishes `host_started` (so a client reacting to it is answered),
+/// heartbeats and health checks. Stop it with [`Host::stop`] and wait for [`Host::stopped`];
+/// it also stops on `cmd.{host}.stop`.
 ///
 /// # Errors
 /// [`HostError`] when something it needs cannot be set up.
 pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
     let identity = HostIdentity::new(&cfg.identity)?;
     let subjects = Subjects::new(&cfg.lattice);
+    let files = FileLoadPolicy::new(&cfg.allow_file_load).map_err(HostError::Startup)?;
+    let bus = bus
+        .with_subscription_capacity(cfg.subscription_capacity)
+        .await?;
     let runtime = Runtime::new(cfg.runtime.clone())?;
-    let http = HttpProvider::new(runtime.clone(), cfg.http.clone());
+    let (failures_tx, failures_rx) = tokio::sync::mpsc::channel(FAILURE_REPORTS);
+    let http = HttpProvider::with_reports(
+        runtime.clone(),
+        cfg.http.clone(),
+        FailureReports {
+            sink: Some(failures_tx),
+            details_in_body: cfg.http_error_details,
+        },
+    );
     let data = match (cfg.data.clone(), bus.nats_client()) {
         (Some(d), _) => d,
         (None, Some(client)) => LatticeData::nats(client, &cfg.lattice).await?,
         (None, None) => LatticeData::memory(),
     };
-    let inner = Arc::new(HostInner::new(
+    let inner = Arc::new(HostInner::new(CoreParts {
         identity,
         subjects,
         bus,
         runtime,
         http,
         data,
-        CoreSettings {
+        settings: CoreSettings {
             policy: cfg.policy.clone(),
             watch_all: cfg.watch_all,
+            limits: cfg.limits,
+            files,
         },
-    ));
+        faults: cfg.faults,
+    }));
     // The file watcher for hot reload; without it (no inotify, say) the host runs without.
     // Candidates let a reload compile while the watcher confirms the file is stable.
     let watch_cfg = crate::watch::WatchConfig {
@@ -207,7 +264,7 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
     };
     match FileWatcher::new(watch_cfg) {
         Ok((watcher, rx)) => {
-            *core::lock(&inner.watcher) = Some(watcher);
+            *crate::sync::lock(&inner.watcher) = Some(watcher);
             inner.tasks.spawn(reload::run(inner.clone(), rx));
         }
         Err(e) => tracing::warn!(error = %e, "no file watcher: hot reload is off"),
@@ -218,45 +275,32 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
         lattice = %cfg.lattice,
         transport = %inner.bus.transport(),
         pooling = inner.runtime.pooling(),
+        max_instances = cfg.limits.max_instances,
+        allow_file_load = ?inner.files().dirs(),
         "host starting"
     );
-    // Subscribe before announcing, so a client reacting to host_started is answered.
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let ctl_inner = inner.clone();
-    inner.tasks.spawn(async move {
-        let _ = ready_tx.send(());
-        if let Err(e) = ctl::serve(ctl_inner.clone()).await {
-            tracing::error!(error = %e, "control interface stopped; stopping the host");
-            ctl_inner.shutdown.cancel();
-        }
-    });
-    let _ = ready_rx.await;
-    let mut links = inner.data.watch_links().await?;
+    // Subscribed and confirmed by the server before announcing, so a client reacting to
+    // host_started is answered.
+    let subs = ctl::subscribe(&inner).await?;
+    inner.tasks.spawn(ctl::serve(inner.clone(), subs));
+    let links = inner.data.watch_links().await?;
     inner.bus.flush().await?;
     inner.events.publish(inner.host_started()).await;
-    inner.events.publish(heartbeat_event(&inner)).await;
+    inner
+        .events
+        .publish(lifecycle::heartbeat_event(&inner))
+        .await;
 
-    let li = inner.clone();
-    inner.tasks.spawn(async move {
-        loop {
-            let change = tokio::select! {
-                biased;
-                _ = li.shutdown.cancelled() => return,
-                c = links.next() => c,
-            };
-            match change {
-                Some(c) => li.on_link_change(c).await,
-                None => {
-                    tracing::warn!("the lattice data watch ended; links will no longer update");
-                    return;
-                }
-            }
-        }
-    });
     inner
         .tasks
-        .spawn(heartbeats(inner.clone(), cfg.heartbeat_interval));
-    inner.tasks.spawn(health_checks(inner.clone()));
+        .spawn(lifecycle::follow_links(inner.clone(), links));
+    inner
+        .tasks
+        .spawn(lifecycle::heartbeats(inner.clone(), cfg.heartbeat_interval));
+    inner.tasks.spawn(lifecycle::health_checks(inner.clone()));
+    inner
+        .tasks
+        .spawn(lifecycle::report_failures(inner.clone(), failures_rx));
 
     let (finished, _) = tokio::sync::watch::channel(false);
     let finished = Arc::new(finished);
@@ -268,64 +312,10 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
     // The stop routine: runs once, whoever asked for the stop.
     tokio::spawn(async move {
         inner.shutdown.cancelled().await;
-        shutdown(&inner, grace).await;
+        lifecycle::stop(&inner, grace).await;
         finished.send_replace(true);
     });
     Ok(host)
-}
-
-fn heartbeat_event(inner: &HostInner) -> crate::lattice::protocol::EventData {
-    crate::lattice::protocol::EventData::HostHeartbeat(inner.heartbeat())
-}
-
-async fn heartbeats(inner: Arc<HostInner>, every: Duration) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = inner.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-            _ = inner.heartbeat_now.notified() => {}
-        }
-        inner.events.publish(heartbeat_event(&inner)).await;
-    }
-}
-
-async fn health_checks(inner: Arc<HostInner>) {
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + HEALTH_CHECK_INTERVAL,
-        HEALTH_CHECK_INTERVAL,
-    );
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = inner.shutdown.cancelled() => return,
-            _ = tick.tick() => inner.check_health().await,
-        }
-    }
-}
-
-/// Stop order: stop taking requests (control subscriptions end with the token), drain HTTP,
-/// stop actors and providers with their events, `host_stopped`, flush.
-async fn shutdown(inner: &Arc<HostInner>, grace: Duration) {
-    tracing::info!("host stopping: draining HTTP requests");
-    inner.http.drain(grace).await;
-    inner.stop_all_actors().await;
-    inner.stop_all_providers().await;
-    inner.events.publish(inner.host_stopped()).await;
-    if let Err(e) = inner.events.flush().await {
-        tracing::warn!(error = %e, "could not flush host_stopped");
-    }
-    inner.tasks.close();
-    if tokio::time::timeout(Duration::from_secs(5), inner.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some host tasks did not finish within 5 s of stopping");
-    }
-    tracing::info!("host stopped");
 }
 
 impl Host {
@@ -359,7 +349,8 @@ impl Host {
         self.inner.shutdown.cancelled().await;
     }
 
-    /// Resolves once the host has stopped and `host_stopped` was flushed.
+    /// Resolves once the host has stopped (`host_stopped` flushed, or given up on within
+    /// [`STOP_ANNOUNCE_TIMEOUT`]).
     pub async fn stopped(&self) {
         let mut rx = self.finished.subscribe();
         let _ = rx.wait_for(|done| *done).await;
@@ -370,12 +361,24 @@ impl Host {
         self.inner.actor_stats()
     }
 
+    /// Why the lattice-data watch is down, while it is (links may be stale meanwhile).
+    pub fn data_watch_error(&self) -> Option<String> {
+        self.inner.data_watch_error()
+    }
+
     /// The shared lattice data this host uses.
     pub fn data(&self) -> LatticeData {
         self.inner.data.clone()
     }
 
-    /// Starts `count` instances of the actor at `actor_ref` and waits for the outcome.
+    /// Actor instances running or being started, of at most [`HostLimits::max_instances`].
+    pub fn instances_used(&self) -> usize {
+        self.inner.instances_used()
+    }
+
+    /// Starts `count` instances of the actor at `actor_ref` (the operator's own file: the
+    /// file-load policy does not apply, and lattice clients may name the file afterwards) and
+    /// waits for the outcome.
     ///
     /// # Errors
     /// Why it could not start (the failure events are published too).
@@ -385,10 +388,10 @@ impl Host {
         count: u16,
         annotations: StringMap,
     ) -> Result<String, HostError> {
-        self.inner.start_actor(actor_ref, count, annotations).await;
-        self.inner.actor_by_ref(actor_ref).ok_or_else(|| {
-            HostError::Startup(format!("actor {actor_ref} did not start (see the log)"))
-        })
+        self.inner
+            .start_actor(actor_ref, count, annotations, Origin::Operator)
+            .await
+            .map_err(HostError::Startup)
     }
 
     /// Starts the built-in HTTP server provider under `link_name` and links `actor_id` to it
@@ -417,7 +420,7 @@ impl Host {
         let link = LinkDefinition {
             id: String::new(),
             actor_id: actor_id.to_string(),
-            provider_id: self.inner.builtin_http_key.clone(),
+            provider_id: self.inner.builtin_http_key().to_string(),
             link_name: link_name.to_string(),
             contract_id: HTTP_CONTRACT.to_string(),
             values: [("address".to_string(), address.to_string())].into(),
@@ -453,92 +456,5 @@ impl Host {
     /// Link ids currently served over HTTP.
     pub fn served_links(&self) -> std::collections::BTreeSet<String> {
         self.inner.applied_routes()
-    }
-}
-
-/// A host on a runtime (and threads) of its own, driven from any other runtime.
-pub struct HostHandle {
-    host: Host,
-    rt: tokio::runtime::Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Starts a host on a dedicated multi-thread runtime with `worker_threads` workers, so guest
-/// code never runs on the caller's (the console's) workers.
-///
-/// # Errors
-/// The runtime or the host could not start.
-pub async fn spawn(
-    bus: Bus,
-    cfg: HostConfig,
-    worker_threads: usize,
-) -> Result<HostHandle, HostError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads.max(1))
-        .thread_name("lattice-host")
-        .enable_all()
-        .build()
-        .map_err(|e| HostError::Thread(e.to_string()))?;
-    let handle = rt.handle().clone();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let thread = std::thread::Builder::new()
-        .name("lattice-host-main".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                match start(bus, cfg).await {
-                    Ok(host) => {
-                        let _ = tx.send(Ok(host.clone()));
-                        host.stopped().await;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                    }
-                }
-            });
-            // Give detached tasks (connections being closed) a moment, then drop the runtime.
-            rt.shutdown_timeout(Duration::from_secs(2));
-        })
-        .map_err(|e| HostError::Thread(e.to_string()))?;
-    let host = rx
-        .await
-        .map_err(|_| HostError::Thread("the host thread ended during start-up".into()))??;
-    Ok(HostHandle {
-        host,
-        rt: handle,
-        thread: Some(thread),
-    })
-}
-
-impl HostHandle {
-    /// The host (its async methods must run on the host's runtime: use [`HostHandle::run`]).
-    pub fn host(&self) -> &Host {
-        &self.host
-    }
-
-    /// Runs `f(host)` on the host's runtime and returns its output.
-    ///
-    /// # Errors
-    /// The host runtime is gone.
-    pub async fn run<F, Fut, T>(&self, f: F) -> Result<T, HostError>
-    where
-        F: FnOnce(Host) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let host = self.host.clone();
-        self.rt
-            .spawn(async move { f(host).await })
-            .await
-            .map_err(|e| HostError::Thread(format!("host task failed: {e}")))
-    }
-
-    /// Stops the host and waits until `host_stopped` is flushed and its runtime is gone.
-    pub async fn shutdown(mut self) {
-        self.host.stop();
-        let host = self.host.clone();
-        let _ = self.rt.spawn(async move { host.stopped().await }).await;
-        if let Some(t) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
     }
 }

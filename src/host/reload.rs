@@ -14,22 +14,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::core::{HostInner, Speculation, lock};
+use super::core::{HostInner, Speculation};
+use crate::sync::lock;
 use crate::watch::{FileWatcher, WatchEvent};
 
 /// Annotation that asks for an actor started through the control interface (`la`, `scale`)
 /// to be hot-reloaded when its file changes (value `true`). Actors started by
 /// `lattice-tui dev` are always watched.
 pub const WATCH_ANNOTATION: &str = "lattice-tui.dev/watch";
-
-/// Actors whose file is `path` and that are watched.
-fn actors_of(inner: &HostInner, path: &std::path::Path) -> Vec<String> {
-    lock(&inner.actors)
-        .iter()
-        .filter(|(_, a)| a.watched && a.source == path)
-        .map(|(id, _)| id.clone())
-        .collect()
-}
 
 /// Starts watching `source` for an actor (idempotent per file).
 pub(crate) fn watch(
@@ -49,7 +41,7 @@ pub(crate) fn watch(
 
 /// Stops watching `source` once no watched actor runs from it.
 pub(crate) fn unwatch_if_unused(inner: &HostInner, source: &std::path::Path) {
-    if actors_of(inner, source).is_empty()
+    if inner.watched_actors_of(source).is_empty()
         && let Some(w) = lock(&inner.watcher).as_mut()
     {
         w.unwatch(source);
@@ -80,7 +72,7 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
             match ev {
                 // A hint, not a reading: compile now, swap only on the matching `Ready`.
                 WatchEvent::Candidate { path, bytes } => {
-                    for actor in actors_of(&inner, &path) {
+                    for actor in inner.watched_actors_of(&path) {
                         let (i, b, p, a) =
                             (inner.clone(), bytes.clone(), path.clone(), actor.clone());
                         let task = tokio::spawn(async move { i.speculate(&a, b, p).await });
@@ -100,7 +92,7 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
             }
         }
         for (path, ev) in latest {
-            for actor in actors_of(&inner, &path) {
+            for actor in inner.watched_actors_of(&path) {
                 // A candidate serves only the `Ready` that confirms its bytes.
                 let speculation = match (&ev, early.remove(&actor)) {
                     (WatchEvent::Ready { bytes, .. }, Some((seen, task))) if *seen == **bytes => {
@@ -131,12 +123,7 @@ pub(crate) async fn run(inner: Arc<HostInner>, mut rx: mpsc::Receiver<WatchEvent
                     }
                     WatchEvent::Missing { .. } => {
                         tracing::warn!(actor = %actor, file = %path.display(), "the actor's file is gone; the running version keeps serving until it comes back");
-                        if let Some(a) = lock(&inner.actors).get_mut(&actor) {
-                            a.last_error = Some(format!(
-                                "{} is missing; the running version keeps serving",
-                                path.display()
-                            ));
-                        }
+                        inner.note_missing_file(&actor, &path);
                     }
                     // Handled while coalescing; never in `latest`.
                     WatchEvent::Candidate { .. } | WatchEvent::Error { .. } => {}

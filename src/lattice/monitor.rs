@@ -34,6 +34,7 @@ use super::protocol::{
     LinkDefinitionList,
 };
 use super::subjects::Subjects;
+use crate::logging::{LogThrottle, WARN_INTERVAL};
 
 /// What the monitor reports.
 #[derive(Debug)]
@@ -202,11 +203,22 @@ pub async fn run(
     }
 }
 
+/// One warning per interval for undecodable messages, however many arrive (each one still
+/// reaches the caller, which counts and lists it).
+static UNDECODABLE: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+
 fn decode(payload: &[u8]) -> MonitorMsg {
     match LatticeEvent::from_json(payload) {
         Ok(ev) => MonitorMsg::Event(std::sync::Arc::new(ev)),
         Err(e) => {
-            tracing::warn!(error = %e, "undecodable message on the event subject");
+            match UNDECODABLE.hit() {
+                Some(suppressed) => tracing::warn!(
+                    error = %e,
+                    suppressed,
+                    "undecodable message on the event subject"
+                ),
+                None => tracing::debug!(error = %e, "undecodable message on the event subject"),
+            }
             MonitorMsg::Malformed(e)
         }
     }

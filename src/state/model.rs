@@ -168,9 +168,11 @@ impl ActorState {
         }
     }
 
-    /// Number of running instances.
+    /// Number of running instances (saturating: `unidentified` comes from a heartbeat).
     pub fn count(&self) -> u64 {
-        self.instances.len() as u64 + self.unidentified
+        u64::try_from(self.instances.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.unidentified)
     }
 
     /// Display name: the claims name, else the id.
@@ -327,14 +329,14 @@ impl HostState {
         let reported = self.uptime_seconds?;
         let since = self
             .uptime_at
-            .map(|t| (now - t).num_seconds().max(0) as u64)
+            .map(|t| u64::try_from((now - t).num_seconds()).unwrap_or(0))
             .unwrap_or(0);
-        Some(reported + since)
+        Some(reported.saturating_add(since))
     }
 
-    /// Total running actor instances.
+    /// Total running actor instances (saturating).
     pub fn actor_instances(&self) -> u64 {
-        self.actors.values().map(ActorState::count).sum()
+        saturating_sum(self.actors.values().map(ActorState::count))
     }
 
     /// Display name: the friendly name, else the id.
@@ -531,6 +533,8 @@ pub struct LocalHost {
     pub actors: BTreeMap<String, LocalActor>,
     /// Where it serves HTTP: one URL per listener and path prefix (`http://127.0.0.1:8080/`).
     pub serving: Vec<String>,
+    /// Why its lattice-data watch is down, while it is (its links may be stale).
+    pub data_watch_error: Option<String>,
 }
 
 /// One actor of the embedded host.
@@ -556,6 +560,8 @@ pub struct LocalActor {
     pub last_reload: Option<LocalReload>,
     /// The last failed update or reload, until the next good one.
     pub last_error: Option<String>,
+    /// Why the last failed HTTP call failed (the client got a plain 500).
+    pub last_call_failure: Option<String>,
 }
 
 /// One hot reload of an embedded-host actor, step by step (microseconds).
@@ -764,13 +770,18 @@ impl Lattice {
             .and_then(|l| l.actors.get(public_key))
     }
 
-    /// Total actor instances across hosts.
+    /// Total actor instances across hosts (saturating).
     pub fn actor_instances(&self) -> u64 {
-        self.hosts.values().map(HostState::actor_instances).sum()
+        saturating_sum(self.hosts.values().map(HostState::actor_instances))
     }
 
     /// Total providers across hosts.
     pub fn provider_count(&self) -> usize {
         self.hosts.values().map(|h| h.providers.len()).sum()
     }
+}
+
+/// Sum of counts that came from the network: at most `u64::MAX`, never wrapped.
+pub fn saturating_sum(counts: impl IntoIterator<Item = u64>) -> u64 {
+    counts.into_iter().fold(0, u64::saturating_add)
 }

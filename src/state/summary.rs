@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::lattice::protocol::{EventData, HeartbeatActors, LatticeEvent};
 
-use super::model::{Lattice, LogLevel};
+use super::model::{Lattice, LogLevel, saturating_sum};
 
 /// One-line description of `ev`. With `names`, actors are called by their claims name.
 pub fn summary(names: Option<&Lattice>, ev: &LatticeEvent) -> String {
@@ -19,9 +19,10 @@ pub fn level_of(data: &EventData) -> LogLevel {
         | EventData::ActorsStartFailed(_)
         | EventData::ActorUpdateFailed(_)
         | EventData::ProviderStartFailed(_) => LogLevel::Error,
-        EventData::HostStopped(_) | EventData::HealthCheckFailed(_) | EventData::Unknown { .. } => {
-            LogLevel::Warn
-        }
+        EventData::HostStopped(_)
+        | EventData::HealthCheckFailed(_)
+        | EventData::InvocationFailed(_)
+        | EventData::Unknown { .. } => LogLevel::Warn,
         _ => LogLevel::Info,
     }
 }
@@ -58,13 +59,13 @@ fn summarize(m: Option<&Lattice>, ev: &LatticeEvent) -> (String, LogLevel) {
         EventData::HostStopped(_) => ("host stopped".into(), Warn),
         EventData::HostHeartbeat(hb) => {
             let (actors, instances) = match &hb.actors {
-                HeartbeatActors::Counts(c) => (c.len(), c.values().sum::<u64>() as usize),
+                HeartbeatActors::Counts(c) => (c.len(), saturating_sum(c.values().copied())),
                 HeartbeatActors::Instances(l) => (
                     l.iter()
                         .map(|i| &i.public_key)
                         .collect::<BTreeSet<_>>()
                         .len(),
-                    l.len(),
+                    u64::try_from(l.len()).unwrap_or(u64::MAX),
                 ),
             };
             (
@@ -220,6 +221,28 @@ fn summarize(m: Option<&Lattice>, ev: &LatticeEvent) -> (String, LogLevel) {
         EventData::RefmapSet(r) => (
             format!("ref {} → {}", r.oci_url, short_key(&r.public_key)),
             Info,
+        ),
+        EventData::InvocationSucceeded(d) => (
+            format!(
+                "{} → {}: {} succeeded",
+                short_key(&d.source.public_key),
+                actor_label(m, &d.dest.public_key, None),
+                d.operation
+            ),
+            Info,
+        ),
+        EventData::InvocationFailed(d) => (
+            format!(
+                "{} → {}: {} failed{}",
+                short_key(&d.source.public_key),
+                actor_label(m, &d.dest.public_key, None),
+                d.operation,
+                d.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+            Warn,
         ),
         EventData::Unknown { ty } => (format!("unknown event type {ty}"), Warn),
     }

@@ -242,6 +242,9 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
         if let Some(err) = &local.last_error {
             l.kv("last error", err.as_str(), l.theme.error);
         }
+        if let Some(err) = &local.last_call_failure {
+            l.kv("last failed call", err.as_str(), l.theme.error);
+        }
         if let Some(r) = &local.last_reload {
             l.plain(
                 "reloaded",

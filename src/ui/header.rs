@@ -79,6 +79,14 @@ fn connection_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
             spans.push(Span::styled(format!(" +{more}"), theme.dim));
         }
     }
+    if let Some(err) = model
+        .local
+        .as_ref()
+        .and_then(|l| l.data_watch_error.as_ref())
+    {
+        spans.push(Span::raw(SEP));
+        spans.push(Span::styled(format!("✗ host: {err}"), theme.error));
+    }
     if let Some(err) = &c.last_error {
         spans.push(Span::raw(SEP));
         spans.push(Span::styled(format!("✗ error: {err}"), theme.error));

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::{BusError, BusStatus, ConnectionState, Message, Subscription, SubscriptionInner};
+use crate::sync::lock;
 
 /// Prefix of reply inboxes, the same one NATS clients use.
 const INBOX_PREFIX: &str = "_INBOX.";
@@ -42,15 +43,16 @@ pub(crate) fn new_inbox() -> String {
     format!("{INBOX_PREFIX}{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The in-process bus. Clones share one routing table.
+/// The in-process bus. Clones share one routing table; each handle has its own bound for the
+/// subscriptions made through it ([`LocalBus::with_capacity`]).
 #[derive(Debug, Clone)]
 pub struct LocalBus {
     inner: Arc<Inner>,
+    capacity: usize,
 }
 
 #[derive(Debug)]
 struct Inner {
-    capacity: usize,
     table: Mutex<Table>,
     status: watch::Sender<BusStatus>,
 }
@@ -109,20 +111,25 @@ impl LocalBus {
         let (status, _) = watch::channel(BusStatus::new(ConnectionState::Connected));
         Self {
             inner: Arc::new(Inner {
-                capacity: capacity.max(1),
                 table: Mutex::new(Table::default()),
                 status,
             }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The same bus, whose new subscriptions hold at most `capacity` messages (at least 1).
+    pub(crate) fn with_capacity(&self, capacity: usize) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            capacity: capacity.max(1),
         }
     }
 
     fn table(&self) -> MutexGuard<'_, Table> {
         // Routing never panics while holding the lock, but a poisoned table is still
         // consistent (every mutation is a single push/retain), so keep going.
-        self.inner
-            .table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.table)
     }
 
     pub(crate) fn status(&self) -> watch::Receiver<BusStatus> {
@@ -130,7 +137,7 @@ impl LocalBus {
     }
 
     pub(crate) fn subscribe(&self, subject: &str, queue: Option<&str>) -> Subscription {
-        let (tx, rx) = mpsc::channel(self.inner.capacity);
+        let (tx, rx) = mpsc::channel(self.capacity);
         let dropped = Arc::new(AtomicU64::new(0));
         let id = {
             let mut table = self.table();
@@ -315,7 +322,7 @@ impl Drop for LocalSubscription {
     fn drop(&mut self) {
         self.rx.close();
         if let Some(inner) = self.bus.upgrade() {
-            let mut table = inner.table.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut table = lock(&inner.table);
             table.subs.retain(|e| e.id != self.id);
             table.prune_cursors();
         }

@@ -262,6 +262,22 @@ impl Bus {
         nats::NatsBus::connect(opts).await.map(Bus::Nats)
     }
 
+    /// This bus, with `capacity` as the bound of the subscriptions made through the returned
+    /// handle: in-process, a handle on the same bus; on NATS, this connection if it has that
+    /// bound already, else a sibling connection with the same options (async-nats bounds
+    /// subscriptions per connection). Lets each user size its subscriptions for their purpose:
+    /// the console's event stream holds a burst of a million events, a host's control
+    /// subscriptions a few thousand requests.
+    ///
+    /// # Errors
+    /// [`BusError::Connect`] if the sibling connection cannot be made.
+    pub async fn with_subscription_capacity(&self, capacity: usize) -> Result<Bus, BusError> {
+        Ok(match self {
+            Bus::Local(l) => Bus::Local(l.with_capacity(capacity)),
+            Bus::Nats(n) => Bus::Nats(n.with_subscription_capacity(capacity).await?),
+        })
+    }
+
     /// Which backend this bus uses.
     #[must_use]
     pub fn transport(&self) -> Transport {

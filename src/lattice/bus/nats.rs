@@ -18,7 +18,10 @@
 //!
 //! Overflow: async-nats drops messages for a subscriber whose queue is full and reports a
 //! slow-consumer event per dropped message; each one is counted in
-//! [`super::BusStatus::slow_consumer_events`] and [`super::BusStatus::dropped`].
+//! [`super::BusStatus::slow_consumer_events`] and [`super::BusStatus::dropped`], and logged at
+//! most once per [`WARN_INTERVAL`] with the count. The bound is per connection in async-nats,
+//! so a subscription that needs another bound gets a sibling connection
+//! ([`super::Bus::with_subscription_capacity`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,6 +40,7 @@ use tokio::sync::watch;
 use super::{
     BusError, BusOptions, BusStatus, ConnectionState, Message, Subscription, SubscriptionInner,
 };
+use crate::logging::{LogThrottle, WARN_INTERVAL};
 
 /// A NATS connection. Clones share the connection.
 #[derive(Debug, Clone)]
@@ -44,6 +48,8 @@ pub struct NatsBus {
     client: async_nats::Client,
     url: String,
     status: Arc<watch::Sender<BusStatus>>,
+    /// What it was connected with, to open a sibling connection with another bound.
+    opts: Arc<BusOptions>,
 }
 
 impl NatsBus {
@@ -122,9 +128,25 @@ impl NatsBus {
 
         Ok(Self {
             client,
-            url: opts.url,
+            url: opts.url.clone(),
             status,
+            opts: Arc::new(opts),
         })
+    }
+
+    /// A connection like this one whose subscriptions buffer `capacity` messages: this one if
+    /// it has that bound already, else a new connection with the same options (async-nats
+    /// bounds subscriptions per connection).
+    pub(crate) async fn with_subscription_capacity(
+        &self,
+        capacity: usize,
+    ) -> Result<Self, BusError> {
+        if capacity.max(1) == self.opts.subscription_capacity.max(1) {
+            return Ok(self.clone());
+        }
+        let mut opts = (*self.opts).clone();
+        opts.subscription_capacity = capacity;
+        Self::connect(opts).await
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -252,6 +274,9 @@ impl NatsBus {
     }
 }
 
+/// One slow-consumer warning per interval for the whole process.
+static SLOW_CONSUMER: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+
 /// Builds the event callback that keeps the status watch up to date.
 fn event_callback(
     status: Arc<watch::Sender<BusStatus>>,
@@ -286,13 +311,18 @@ fn apply_event(status: &watch::Sender<BusStatus>, connected_before: &AtomicBool,
             status.send_modify(|s| s.state = ConnectionState::Closed);
         }
         Event::SlowConsumer(sid) => {
-            tracing::warn!(
-                sid,
-                "slow consumer: a subscriber queue was full, message dropped"
-            );
+            // One line per interval, however fast messages are dropped (a flood would
+            // otherwise log one line per dropped message).
+            if let Some(suppressed) = SLOW_CONSUMER.hit() {
+                tracing::warn!(
+                    sid,
+                    suppressed,
+                    "slow consumer: a subscriber queue was full, messages dropped"
+                );
+            }
             status.send_modify(|s| {
-                s.slow_consumer_events += 1;
-                s.dropped += 1;
+                s.slow_consumer_events = s.slow_consumer_events.saturating_add(1);
+                s.dropped = s.dropped.saturating_add(1);
             });
         }
         Event::LameDuckMode => tracing::warn!("server entered lame duck mode"),

@@ -454,6 +454,43 @@ pub struct RefmapSet {
     pub public_key: String,
 }
 
+/// One end of an invocation (`invocation_succeeded` / `invocation_failed`): an actor
+/// (`public_key`, empty contract and link name) or a provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationEntity {
+    /// Public key.
+    #[serde(default, deserialize_with = "null_default")]
+    pub public_key: String,
+    /// Contract id (providers; empty for actors).
+    #[serde(default, deserialize_with = "null_default")]
+    pub contract_id: String,
+    /// Link name (providers; empty for actors).
+    #[serde(default, deserialize_with = "null_default")]
+    pub link_name: String,
+}
+
+/// `invocation_succeeded` / `invocation_failed`, published on `wasmbus.rpcevt.{lattice}`
+/// (not the event subject consoles follow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationResult {
+    /// Who called.
+    #[serde(default)]
+    pub source: InvocationEntity,
+    /// Who was called.
+    #[serde(default)]
+    pub dest: InvocationEntity,
+    /// The operation, e.g. `HttpServer.HandleRequest`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub operation: String,
+    /// Payload size in bytes.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Why it failed. Not sent by OTP hosts (whose consumers ignore unknown fields); this host
+    /// puts the failure's details here instead of into the answer the client got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 macro_rules! lattice_events {
     ($( $(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal, )*) => {
         /// The type of a lattice event, without the `com.wasmcloud.lattice.` prefix.
@@ -572,6 +609,10 @@ lattice_events! {
     LinkdefDeleted(LinkDefinition) = "linkdef_deleted",
     /// `refmap_set`.
     RefmapSet(RefmapSet) = "refmap_set",
+    /// `invocation_succeeded` (on `wasmbus.rpcevt.{lattice}`).
+    InvocationSucceeded(InvocationResult) = "invocation_succeeded",
+    /// `invocation_failed` (on `wasmbus.rpcevt.{lattice}`).
+    InvocationFailed(InvocationResult) = "invocation_failed",
 }
 
 impl EventKind {
@@ -712,8 +753,46 @@ mod tests {
     }
 
     #[test]
+    fn invocation_results_decode_in_the_otp_shape() {
+        // PROTOCOL.md §3.3, `invocation_succeeded`; the failed one adds this host's `error`.
+        let data = json!({
+            "source": {"public_key": "VAHTTP", "contract_id": "wasmcloud:httpserver", "link_name": "default"},
+            "dest": {"public_key": "MBECHO", "contract_id": "", "link_name": ""},
+            "operation": "HttpServer.HandleRequest", "bytes": 312
+        });
+        let ev = LatticeEvent::from_json(&envelope(
+            "com.wasmcloud.lattice.invocation_succeeded",
+            data.clone(),
+        ))
+        .expect("decodes");
+        let EventData::InvocationSucceeded(r) = &ev.data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (
+                r.source.link_name.as_str(),
+                r.dest.public_key.as_str(),
+                r.bytes
+            ),
+            ("default", "MBECHO", 312)
+        );
+        assert_eq!(r.error, None);
+        let mut failed = data;
+        failed["error"] = json!("HTTP 500: the actor failed");
+        let ev =
+            LatticeEvent::from_json(&envelope("com.wasmcloud.lattice.invocation_failed", failed))
+                .expect("decodes");
+        let EventData::InvocationFailed(r) = &ev.data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(r.error.as_deref(), Some("HTTP 500: the actor failed"));
+        let again = LatticeEvent::from_json(&ev.to_json().expect("encodes")).expect("decodes");
+        assert_eq!(again, ev);
+    }
+
+    #[test]
     fn kinds_round_trip_through_their_names() {
-        assert_eq!(EventKind::ALL.len(), 20);
+        assert_eq!(EventKind::ALL.len(), 22);
         for k in EventKind::ALL {
             assert_eq!(EventKind::from_suffix(k.as_str()), *k);
         }

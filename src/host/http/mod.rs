@@ -41,30 +41,39 @@
 //!
 //! The accept loop never ends on a bad connection: connection errors are logged at DEBUG,
 //! accept errors at WARN and retried with exponential backoff.
+//!
+//! # Failures and what clients see
+//! A guest that traps, misses its deadline or gives no response is answered `500` with a
+//! plain body (`500 Internal Server Error`): the details (trap text, backtrace lines) stay in
+//! the log, in the actor's counters ([`CallStats::last_failure`]) and in the failure reports
+//! handed to [`FailureReports::sink`] (the host publishes them as `invocation_failed`). Only
+//! with [`FailureReports::details_in_body`] (`lattice-tui dev`, where the developer is the
+//! client) does the body carry them.
+//!
+//! Layout: this file is the provider's API, state and route table; [`routes`] parses link
+//! values and matches paths, `listener` binds and serves connections, `body` holds the
+//! response helpers and the body wrappers that keep counters right.
+
+mod body;
+mod listener;
+pub mod routes;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::runtime::{HandleError, Loaded, ResponseBody, Runtime};
+use self::listener::{ListenerCtx, accept_loop, bind};
+pub use self::routes::parse_link_values;
+use super::runtime::{Loaded, Runtime};
+use crate::sync::{lock, read, write};
 
 /// Where a link without `address` or `PORT` listens: loopback (see the module docs) on
 /// wasmCloud's default port 8000.
@@ -130,6 +139,8 @@ pub struct CallStats {
     calls: AtomicU64,
     errors: AtomicU64,
     in_flight: AtomicU64,
+    /// Why the last failed call failed (trap text, deadline, no response), for the console.
+    last_failure: Mutex<Option<String>>,
 }
 
 /// A copy of [`CallStats`] at one moment.
@@ -152,6 +163,42 @@ impl CallStats {
             in_flight: self.in_flight.load(Ordering::Relaxed),
         }
     }
+
+    /// Why the last failed call failed, if one did.
+    pub fn last_failure(&self) -> Option<String> {
+        lock(&self.last_failure).clone()
+    }
+
+    fn record_failure(&self, reason: &str) {
+        *lock(&self.last_failure) = Some(reason.to_owned());
+    }
+}
+
+/// A guest call that failed, as [`FailureReports::sink`] receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallFailure {
+    /// The actor that failed.
+    pub actor_id: String,
+    /// The link whose route led to it.
+    pub link_id: String,
+    /// The status the client got.
+    pub status: u16,
+    /// What happened, in full (never sent to the client unless
+    /// [`FailureReports::details_in_body`]).
+    pub reason: String,
+    /// The request body size the client declared (0 when it declared none).
+    pub request_bytes: u64,
+}
+
+/// Where the details of failed guest calls go besides the log.
+#[derive(Clone, Debug, Default)]
+pub struct FailureReports {
+    /// Receives one [`CallFailure`] per failed call. Bounded by the caller; the provider never
+    /// waits on it: a full channel drops the report (the log line and the counters remain).
+    pub sink: Option<mpsc::Sender<CallFailure>>,
+    /// Put the details in the `500` body too. For `lattice-tui dev`, where the developer is
+    /// the client; off everywhere else, so clients never see trap text.
+    pub details_in_body: bool,
 }
 
 /// What a route leads to.
@@ -279,6 +326,8 @@ struct Shared {
     close_connections: CancellationToken,
     /// Cuts every connection at once (end of a drain's grace).
     force_close: CancellationToken,
+    /// Where failures are reported.
+    reports: FailureReports,
 }
 
 #[derive(Default)]
@@ -303,34 +352,14 @@ struct Route {
     target: ActorTarget,
 }
 
-/// What connection tasks of one listener share.
-struct ListenerCtx {
-    shared: Arc<Shared>,
-    address: SocketAddr,
-    routes: Arc<RwLock<Vec<Arc<Route>>>>,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // State is only changed in short, panic-free sections; a poisoned lock still holds a
-    // consistent map.
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn read_routes(
-    routes: &RwLock<Vec<Arc<Route>>>,
-) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Route>>> {
-    routes.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write_routes(
-    routes: &RwLock<Vec<Arc<Route>>>,
-) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<Route>>> {
-    routes.write().unwrap_or_else(|e| e.into_inner())
-}
-
 impl HttpProvider {
     /// A provider with no listeners yet.
     pub fn new(runtime: Runtime, limits: HttpLimits) -> Self {
+        Self::with_reports(runtime, limits, FailureReports::default())
+    }
+
+    /// A provider with no listeners yet that reports failed guest calls to `reports`.
+    pub fn with_reports(runtime: Runtime, limits: HttpLimits, reports: FailureReports) -> Self {
         let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
         let shared = Arc::new(Shared {
             runtime,
@@ -343,6 +372,7 @@ impl HttpProvider {
             connections: TaskTracker::new(),
             close_connections: CancellationToken::new(),
             force_close: CancellationToken::new(),
+            reports,
         });
         Self {
             _guard: Arc::new(DropGuard {
@@ -387,7 +417,7 @@ impl HttpProvider {
                         address: wanted,
                         source: std::io::Error::other("listener vanished"),
                     })?;
-                let mut routes = write_routes(&entry.routes);
+                let mut routes = write(&entry.routes);
                 if let Some(holder) = routes
                     .iter()
                     .find(|r| r.path == path && r.link_id != link_id)
@@ -475,7 +505,7 @@ impl HttpProvider {
             .listeners
             .iter()
             .flat_map(|(addr, entry)| {
-                let routes = read_routes(&entry.routes);
+                let routes = read(&entry.routes);
                 let mut infos: Vec<RouteInfo> =
                     routes.iter().map(|r| route_info(*addr, r)).collect();
                 infos.sort_by(|a, b| a.path.cmp(&b.path));
@@ -563,7 +593,7 @@ fn remove_from_listener(
 ) -> Option<JoinHandle<()>> {
     let entry = state.listeners.get(&addr)?;
     let empty = {
-        let mut routes = write_routes(&entry.routes);
+        let mut routes = write(&entry.routes);
         routes.retain(|r| r.link_id != link_id);
         routes.is_empty()
     };
@@ -598,564 +628,5 @@ fn route_info(address: SocketAddr, r: &Route) -> RouteInfo {
         serves_http: loaded.serves_http(),
         no_http_reason: loaded.no_http_reason.clone(),
         stats: r.target.stats.snapshot(),
-    }
-}
-
-/// Parses wasmCloud httpserver link values into (address, path).
-fn parse_link_values(values: &BTreeMap<String, String>) -> Result<(SocketAddr, String), HttpError> {
-    let invalid = |key: &str, value: &str, reason: &str| HttpError::InvalidValue {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let mut address: Option<SocketAddr> = None;
-    let mut port: Option<u16> = None;
-    let mut path = "/".to_owned();
-    for (key, value) in values {
-        match key.to_ascii_lowercase().as_str() {
-            "address" => {
-                address =
-                    Some(value.trim().parse().map_err(|_| {
-                        invalid(key, value, "expected IP:PORT, e.g. 127.0.0.1:8080")
-                    })?);
-            }
-            "port" => {
-                port = Some(
-                    value
-                        .trim()
-                        .parse()
-                        .map_err(|_| invalid(key, value, "expected a port number 0-65535"))?,
-                );
-            }
-            "path" => path = normalize_path(value).map_err(|r| invalid(key, value, r))?,
-            _ => {}
-        }
-    }
-    let addr = match (address, port) {
-        (Some(a), Some(p)) if a.port() != p => {
-            return Err(invalid(
-                "PORT",
-                &p.to_string(),
-                "disagrees with the port in address",
-            ));
-        }
-        (Some(a), _) => a,
-        (None, Some(p)) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p),
-        (None, None) => DEFAULT_ADDRESS,
-    };
-    Ok((addr, path))
-}
-
-fn normalize_path(raw: &str) -> Result<String, &'static str> {
-    let p = raw.trim();
-    if !p.starts_with('/') {
-        return Err("a path must start with /");
-    }
-    if p.contains(['?', '#']) || p.chars().any(char::is_whitespace) {
-        return Err("a path prefix has no query, fragment or spaces");
-    }
-    let trimmed = p.trim_end_matches('/');
-    let path = if trimmed.is_empty() { "/" } else { trimmed };
-    if is_well_known(path) {
-        return Err("paths under /.well-known/lattice are reserved for the host");
-    }
-    Ok(path.to_owned())
-}
-
-/// Whether `path` is [`WELL_KNOWN_PREFIX`] or under it (no allocation: this runs per request).
-fn is_well_known(path: &str) -> bool {
-    path.strip_prefix(WELL_KNOWN_PREFIX)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// Whether `path` falls under the route prefix `prefix` (segment-wise).
-fn prefix_matches(prefix: &str, path: &str) -> bool {
-    prefix == "/"
-        || path == prefix
-        || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'/'))
-}
-
-fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
-    let err = |source| HttpError::Bind {
-        address: addr,
-        source,
-    };
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    }
-    .map_err(err)?;
-    // On Unix, SO_REUSEADDR lets a listener rebind a port with connections in TIME_WAIT
-    // (after a restart or a removed route). On Windows it would let two processes bind the
-    // same port, so it stays off there (as in wasmtime serve).
-    socket.set_reuseaddr(!cfg!(windows)).map_err(err)?;
-    socket.bind(addr).map_err(err)?;
-    socket.listen(LISTEN_BACKLOG).map_err(err)
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    ctx: Arc<ListenerCtx>,
-    stop: CancellationToken,
-    close: CancellationToken,
-) {
-    let permits = Arc::new(Semaphore::new(
-        ctx.shared.limits.max_connections_per_listener.max(1),
-    ));
-    let mut backoff = ACCEPT_BACKOFF_MIN;
-    loop {
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            p = Arc::clone(&permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok((stream, _peer)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    stream
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        address = %ctx.address,
-                        error = %e,
-                        retry_in_ms = backoff.as_millis(),
-                        "accept failed"
-                    );
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                    continue;
-                }
-            },
-        };
-        // Small response chunks (e.g. server-sent events) must not wait for Nagle.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-        ctx.shared.connections.spawn(serve_connection(
-            stream,
-            Arc::clone(&ctx),
-            close.clone(),
-            permit,
-        ));
-    }
-    tracing::debug!(address = %ctx.address, "accept loop stopped");
-}
-
-async fn serve_connection(
-    stream: TcpStream,
-    ctx: Arc<ListenerCtx>,
-    close: CancellationToken,
-    _permit: OwnedSemaphorePermit,
-) {
-    let shared = Arc::clone(&ctx.shared);
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let ctx = Arc::clone(&ctx);
-        async move { Ok::<_, Infallible>(ctx.dispatch(req).await) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_read_timeout)
-        .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let finished = tokio::select! {
-        r = conn.as_mut() => Some(r),
-        _ = close.cancelled() => None,
-        _ = shared.close_connections.cancelled() => None,
-        _ = shared.force_close.cancelled() => return,
-    };
-    let result = match finished {
-        Some(r) => r,
-        None => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                r = conn.as_mut() => r,
-                _ = shared.force_close.cancelled() => return,
-            }
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "HTTP connection ended with an error");
-    }
-}
-
-impl ListenerCtx {
-    async fn dispatch(&self, req: Request<Incoming>) -> Response<ResponseBody> {
-        let path = req.uri().path();
-        if is_well_known(path) {
-            return self.well_known(&req);
-        }
-        if self.shared.draining.load(Ordering::Acquire) {
-            let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return resp;
-        }
-        let route = {
-            let routes = read_routes(&self.routes);
-            routes
-                .iter()
-                .find(|r| prefix_matches(&r.path, path))
-                .cloned()
-        };
-        let Some(route) = route else {
-            return self.not_found(path);
-        };
-        self.call_actor(&route, req).await
-    }
-
-    async fn call_actor(&self, route: &Route, req: Request<Incoming>) -> Response<ResponseBody> {
-        let target = &route.target;
-        let stats = &target.stats;
-        let Ok(permit) = Arc::clone(&self.shared.in_flight).try_acquire_owned() else {
-            let mut resp = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many requests in flight; retry shortly\n",
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return resp;
-        };
-        stats.calls.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight::new(Arc::clone(&self.shared), Arc::clone(stats), permit);
-        // Clone the Arc and drop the watch borrow at once: never hold it across an await.
-        let loaded: Arc<Loaded> = target.live.borrow().clone();
-
-        let limit = self.shared.limits.max_request_body;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than the {limit} byte limit\n"),
-            );
-        }
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let req = req.map(|body| LimitedBody {
-            inner: body,
-            remaining: limit,
-            limit,
-            exceeded: Arc::clone(&exceeded),
-        });
-
-        match self
-            .shared
-            .runtime
-            .handle(&loaded, &target.actor_id, req)
-            .await
-        {
-            Ok(resp) => {
-                let failed = resp.status().is_server_error();
-                if failed {
-                    stats.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                resp.map(|body| {
-                    TrackedBody {
-                        inner: body,
-                        stats: Arc::clone(stats),
-                        counted: failed,
-                        _guard: guard,
-                    }
-                    .boxed_unsync()
-                })
-            }
-            Err(e) => {
-                if exceeded.load(Ordering::Acquire) {
-                    return text(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("request body is larger than the {limit} byte limit\n"),
-                    );
-                }
-                let status = match &e {
-                    HandleError::NoHttp(_) => StatusCode::SERVICE_UNAVAILABLE,
-                    HandleError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                if status.is_server_error() {
-                    stats.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                match &e {
-                    HandleError::NoHttp(_) | HandleError::BadRequest(_) => {
-                        tracing::debug!(actor = %target.actor_id, error = %e, "request refused");
-                    }
-                    HandleError::NoResponse | HandleError::GuestError(_) => {
-                        tracing::warn!(actor = %target.actor_id, error = %e, "actor gave no response");
-                    }
-                    // Traps, deadlines and instantiation failures are logged by the runtime
-                    // with the request id.
-                    _ => {}
-                }
-                text(
-                    status,
-                    format!("{} {}: {e}\n", status.as_u16(), status_reason(status)),
-                )
-            }
-        }
-    }
-
-    fn well_known(&self, req: &Request<Incoming>) -> Response<ResponseBody> {
-        let path = req.uri().path();
-        let readable = req.method() == Method::GET || req.method() == Method::HEAD;
-        if path == HEALTH_PATH && readable {
-            return if self.shared.draining.load(Ordering::Acquire) {
-                text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-            } else {
-                text(StatusCode::OK, "ok\n")
-            };
-        }
-        if path == INFO_PATH && readable {
-            let routes: Vec<RouteInfo> = {
-                let routes = read_routes(&self.routes);
-                routes.iter().map(|r| route_info(self.address, r)).collect()
-            };
-            let doc = serde_json::json!({
-                "address": self.address,
-                "draining": self.shared.draining.load(Ordering::Acquire),
-                "pooling": self.shared.runtime.pooling(),
-                "routes": routes,
-            });
-            let mut resp = Response::new(full(doc.to_string()));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            return resp;
-        }
-        text(
-            StatusCode::NOT_FOUND,
-            format!("unknown host endpoint; try GET {HEALTH_PATH} or GET {INFO_PATH}\n"),
-        )
-    }
-
-    fn not_found(&self, path: &str) -> Response<ResponseBody> {
-        let prefixes: Vec<String> = {
-            let routes = read_routes(&self.routes);
-            let mut p: Vec<String> = routes.iter().map(|r| r.path.clone()).collect();
-            p.sort();
-            p
-        };
-        let hint = if prefixes.is_empty() {
-            "this listener has no routes".to_owned()
-        } else {
-            format!("routes on this listener: {}", prefixes.join(", "))
-        };
-        text(
-            StatusCode::NOT_FOUND,
-            format!("no route for {path} on {}; {hint}\n", self.address),
-        )
-    }
-}
-
-fn status_reason(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("Error")
-}
-
-fn full(body: impl Into<Bytes>) -> ResponseBody {
-    Full::new(body.into())
-        .map_err(|never: Infallible| match never {})
-        .boxed_unsync()
-}
-
-/// A `text/plain` response.
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
-    let mut resp = Response::new(full(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-/// One guest call in flight: holds the provider's permit and the counters until the
-/// response body is done (or dropped).
-struct InFlight {
-    shared: Arc<Shared>,
-    stats: Arc<CallStats>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl InFlight {
-    fn new(shared: Arc<Shared>, stats: Arc<CallStats>, permit: OwnedSemaphorePermit) -> Self {
-        shared.in_flight_count.fetch_add(1, Ordering::AcqRel);
-        stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        Self {
-            shared,
-            stats,
-            _permit: permit,
-        }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.shared.in_flight_count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.shared.in_flight_idle.notify_waiters();
-        }
-    }
-}
-
-/// The request body as the guest reads it, failing once it exceeds the size limit.
-struct LimitedBody {
-    inner: Incoming,
-    remaining: u64,
-    limit: u64,
-    exceeded: Arc<AtomicBool>,
-}
-
-impl Body for LimitedBody {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
-                    if len > self.remaining {
-                        self.exceeded.store(true, Ordering::Release);
-                        let limit = self.limit;
-                        return Poll::Ready(Some(Err(
-                            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)),
-                        )));
-                    }
-                    self.remaining -= len;
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The response body on its way to the client: keeps the request counted as in flight until
-/// it is done and counts a failure mid-body as an error.
-struct TrackedBody {
-    inner: ResponseBody,
-    stats: Arc<CallStats>,
-    /// Whether this request is already counted in `errors`.
-    counted: bool,
-    _guard: InFlight,
-}
-
-impl Body for TrackedBody {
-    type Data = Bytes;
-    type Error = super::runtime::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Err(e))) = &polled {
-            if !self.counted {
-                self.counted = true;
-                self.stats.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            tracing::warn!(error = %e, "response body failed");
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn link_values_follow_wasmcloud_httpserver() {
-        assert_eq!(
-            parse_link_values(&values(&[])).unwrap(),
-            (DEFAULT_ADDRESS, "/".to_owned())
-        );
-        assert_eq!(
-            parse_link_values(&values(&[("PORT", "8081")])).unwrap(),
-            ("127.0.0.1:8081".parse().unwrap(), "/".to_owned())
-        );
-        assert_eq!(
-            parse_link_values(&values(&[("address", "0.0.0.0:9000"), ("path", "/api/")])).unwrap(),
-            ("0.0.0.0:9000".parse().unwrap(), "/api".to_owned())
-        );
-        assert_eq!(
-            parse_link_values(&values(&[("ADDRESS", "[::1]:9000"), ("port", "9000")])).unwrap(),
-            ("[::1]:9000".parse().unwrap(), "/".to_owned())
-        );
-        for bad in [
-            values(&[("address", "localhost")]),
-            values(&[("PORT", "70000")]),
-            values(&[("address", "127.0.0.1:1"), ("PORT", "2")]),
-            values(&[("path", "api")]),
-            values(&[("path", "/a?b")]),
-            values(&[("path", "/.well-known/lattice/x")]),
-        ] {
-            assert!(
-                matches!(parse_link_values(&bad), Err(HttpError::InvalidValue { .. })),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn prefixes_match_whole_segments() {
-        assert!(prefix_matches("/", "/anything"));
-        assert!(prefix_matches("/api", "/api"));
-        assert!(prefix_matches("/api", "/api/v1"));
-        assert!(!prefix_matches("/api", "/apix"));
-        assert!(!prefix_matches("/api/v1", "/api"));
-    }
-
-    #[test]
-    fn paths_are_normalized() {
-        assert_eq!(normalize_path("/").unwrap(), "/");
-        assert_eq!(normalize_path("//").unwrap(), "/");
-        assert_eq!(normalize_path(" /a/b/ ").unwrap(), "/a/b");
-        assert!(normalize_path("/.well-known/lattice").is_err());
-        assert!(normalize_path("/.well-known/other").is_ok());
-        assert!(is_well_known("/.well-known/lattice"));
-        assert!(is_well_known("/.well-known/lattice/health"));
-        assert!(!is_well_known("/.well-known/latticex"));
-        assert!(!is_well_known("/"));
     }
 }
