@@ -114,15 +114,9 @@ pub struct Subjects {
 impl Subjects {
     /// Subjects of `lattice` under the default control prefix `wasmbus.ctl`.
     pub fn new(lattice: &str) -> Self {
-        Self::with_ctl_prefix(DEFAULT_CTL_PREFIX, lattice)
-    }
-
-    /// Subjects of `lattice` under a custom control topic prefix
-    /// (`WASMCLOUD_CTL_TOPIC_PREFIX`, `ClientBuilder::topic_prefix`).
-    pub fn with_ctl_prefix(ctl_prefix: &str, lattice: &str) -> Self {
         Self {
             lattice: lattice.to_string(),
-            ctl: format!("{ctl_prefix}.{lattice}"),
+            ctl: format!("{DEFAULT_CTL_PREFIX}.{lattice}"),
         }
     }
 
@@ -235,16 +229,6 @@ impl Subjects {
         Some(route)
     }
 
-    /// `wasmbus.rpc.{lattice}.{actor}`: invocations of an actor (queue group = the subject).
-    pub fn rpc_actor(&self, actor_id: &str) -> String {
-        format!("wasmbus.rpc.{}.{actor_id}", self.lattice)
-    }
-
-    /// `wasmbus.rpc.{lattice}.{provider}.{link}`: invocations of a provider.
-    pub fn rpc_provider(&self, provider_id: &str, link_name: &str) -> String {
-        format!("wasmbus.rpc.{}.{provider_id}.{link_name}", self.lattice)
-    }
-
     /// Name of the JetStream KV bucket holding lattice metadata: `LATTICEDATA_{lattice}`.
     pub fn kv_bucket(&self) -> String {
         format!("LATTICEDATA_{}", self.lattice)
@@ -267,10 +251,7 @@ mod tests {
         );
         assert_eq!(s.ctl_queue_group(), "wasmbus.ctl.default");
         assert_eq!(s.kv_bucket(), "LATTICEDATA_default");
-        assert_eq!(
-            s.rpc_provider("VX", "default"),
-            "wasmbus.rpc.default.VX.default"
-        );
+        assert_eq!(s.rpc_events(), "wasmbus.rpcevt.default");
     }
 
     #[test]
