@@ -140,9 +140,7 @@ impl Shared {
             GuestStream::Stdout => &self.stdout,
             GuestStream::Stderr => &self.stderr,
         };
-        // A panic while holding this lock cannot leave the state inconsistent in a way that
-        // matters for logging, so a poisoned lock is simply used.
-        m.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(m)
     }
 
     fn write(&self, which: GuestStream, bytes: &[u8]) {

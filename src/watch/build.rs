@@ -35,8 +35,9 @@ use super::filter::build_ignores;
 use super::output::{MAX_LINE_BYTES, next_line};
 use super::tree::{self, Watched};
 use super::{
-    DEFAULT_DEBOUNCE, Overflow, RAW_QUEUE_CAPACITY, Raw, RawSink, WatchError, lock, sleep_until,
+    DEFAULT_DEBOUNCE, Overflow, RAW_QUEUE_CAPACITY, Raw, RawSink, WatchError, sleep_until,
 };
+use crate::sync::lock;
 
 /// Capacity of the [`BuildEvent`] channel. Output lines dominate; 256 lets a build run ahead of a
 /// console that drains once per frame (~33 ms) without stalling on its pipe.

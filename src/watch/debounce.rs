@@ -22,8 +22,9 @@ use tokio::task::JoinSet;
 use super::settle::{self, Reading, Signature};
 use super::{
     DIR_POLL_INTERVAL, ERROR_BACKLOG, INCOMPLETE_GRACE, Overflow, Raw, Registry, WatchConfig,
-    WatchEvent, WatchTiming, lock, sleep_until,
+    WatchEvent, WatchTiming, sleep_until,
 };
+use crate::sync::lock;
 
 /// What was last sent for a file, to send changes only.
 #[derive(Debug)]

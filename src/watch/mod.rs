@@ -81,11 +81,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::{Notify, mpsc};
+
+use crate::sync::lock;
 
 /// Default quiet period after the last event of a burst: spin's `--debounce` default. Shorter
 /// splits a cargo or editor save into several reloads; much longer makes the loop feel broken
@@ -567,11 +569,6 @@ fn canonical_key(file: &Path) -> Result<(PathBuf, PathBuf), WatchError> {
     }
     let key = dir.join(name);
     Ok((dir, key))
-}
-
-/// Locks a mutex, taking the data even if a holder panicked (the data are plain bookkeeping).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Sleeps until `deadline`; never returns without one (for an optional `select!` branch).

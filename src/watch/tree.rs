@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use super::filter::build_ignores;
-use super::lock;
+use crate::sync::lock;
 
 /// Most directories one builder watches. Each inotify watch costs about 1 KiB of kernel memory
 /// and older kernels allow 8192 per user (`fs.inotify.max_user_watches`), shared by every
