@@ -239,6 +239,14 @@ pub fn parse_lattice(s: &str) -> Result<String, String> {
     }
 }
 
+/// A positive event count.
+fn parse_event_buffer(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive number of events, got {s:?}")),
+    }
+}
+
 /// A positive instance count.
 fn parse_max_instances(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -433,6 +441,13 @@ pub struct LatticeArgs {
     /// Heartbeat period hosts use, in seconds (a host silent for more than 3 periods is stale).
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     pub heartbeat_secs: u64,
+
+    /// Events the console's subscription buffers while it is busy (or stopped). Beyond it
+    /// events are dropped, counted in the header and answered with a resync; a smaller buffer
+    /// bounds the memory a stuck console can take (each event is a few hundred bytes).
+    #[arg(long, global = true, default_value_t = DEFAULT_SUBSCRIPTION_CAPACITY, value_name = "EVENTS",
+          value_parser = parse_event_buffer)]
+    pub event_buffer: usize,
 }
 
 impl LatticeArgs {
@@ -460,7 +475,7 @@ impl LatticeArgs {
         o.tls_ca.clone_from(&self.tls_ca);
         o.tls_required = self.tls;
         o.retry_initial_connect = retry_initial_connect;
-        o.subscription_capacity = DEFAULT_SUBSCRIPTION_CAPACITY;
+        o.subscription_capacity = self.event_buffer;
         o
     }
 

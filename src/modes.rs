@@ -15,7 +15,7 @@ use crate::host::claims::ClaimsPolicy;
 use crate::host::identity::{IdentityConfig, env_labels};
 use crate::host::runtime::{PoolingMode, RuntimeConfig};
 use crate::host::{self, HOST_SUBSCRIPTION_CAPACITY, HostConfig, HostHandle, HostLimits};
-use crate::lattice::bus::{Bus, DEFAULT_SUBSCRIPTION_CAPACITY};
+use crate::lattice::bus::Bus;
 use crate::lattice::monitor::MonitorConfig;
 use crate::lattice::protocol::StringMap;
 use crate::lattice::subjects::Subjects;
@@ -214,7 +214,7 @@ pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> any
     // the connection for its JetStream bucket, so with a host the first connect must succeed.
     // The console follows the event stream: its subscriptions get the large buffer (the host
     // sizes its own down on a sibling connection).
-    let bus = connect(lattice, plan.no_host, DEFAULT_SUBSCRIPTION_CAPACITY).await?;
+    let bus = connect(lattice, plan.no_host, lattice.event_buffer).await?;
     let host = if plan.no_host {
         None
     } else {

@@ -48,6 +48,9 @@ pub const MAX_CTL_INFLIGHT: usize = 64;
 /// take to flush; past it the host acts anyway (the lattice may be unreachable).
 const REPLY_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How much of each control reply the debug log shows (an ack whole, an inventory's start).
+const REPLY_LOG_BYTES: usize = 200;
+
 /// The host's control subscriptions, made by [`subscribe`] and served by [`serve`].
 pub(crate) struct CtlSubscriptions(Vec<Subscription>);
 
@@ -146,10 +149,15 @@ async fn handle(inner: &Arc<HostInner>, msg: Message) {
     if let Some(delay) = inner.faults.ctl_reply_delay {
         tokio::time::sleep(delay).await;
     }
-    if let (Some(to), Some(body)) = (msg.reply.as_deref(), reply)
-        && let Err(e) = inner.bus.publish(to, body).await
-    {
-        tracing::warn!(subject = %msg.subject, error = %e, "cannot send a control reply");
+    if let (Some(to), Some(body)) = (msg.reply.as_deref(), reply) {
+        tracing::debug!(
+            subject = %msg.subject,
+            reply = %String::from_utf8_lossy(&body[..body.len().min(REPLY_LOG_BYTES)]),
+            "control reply"
+        );
+        if let Err(e) = inner.bus.publish(to, body).await {
+            tracing::warn!(subject = %msg.subject, error = %e, "cannot send a control reply");
+        }
     }
     match after {
         After::Nothing => {}
