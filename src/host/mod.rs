@@ -42,6 +42,7 @@ pub use self::ctl::MAX_CTL_INFLIGHT;
 use self::files::FileLoadPolicy;
 pub use self::files::{Origin, resolve_actor_ref};
 pub use self::handle::{HostHandle, spawn};
+pub use self::http::parse_link_values;
 use self::http::{CallStatsSnapshot, FailureReports, HttpLimits, HttpProvider};
 use self::identity::{HostIdentity, IdentityConfig, IdentityError};
 use self::lattice_data::{DataError, LatticeData};
