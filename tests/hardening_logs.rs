@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::lattice::T;
 use common::{NatsServer, scaled, within};
+use lattice_tui::host::guest_io::{GUEST_LINE_BURST, GUEST_LINES_PER_SEC};
 use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::{Bus, BusOptions};
 use lattice_tui::lattice::monitor::{self, MonitorConfig, MonitorMsg};
@@ -46,9 +47,13 @@ impl Captured {
     }
 
     fn install(&self) -> tracing::subscriber::DefaultGuard {
+        self.install_at(tracing::Level::WARN)
+    }
+
+    fn install_at(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
         let sink = self.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
+            .with_max_level(level)
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
@@ -187,4 +192,47 @@ async fn a_control_flood_is_dropped_not_buffered_by_the_million() {
     assert_eq!(pings.len(), 1);
     let handle = Arc::try_unwrap(handle).unwrap_or_else(|_| panic!("one handle left"));
     within(Duration::from_secs(30), "host stop", handle.shutdown()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_guest_printing_on_every_request_cannot_flood_the_log() {
+    let logs = Captured::default();
+    let _guard = logs.install_at(tracing::Level::INFO);
+    let h = host::start(Bus::local(), HostConfig::new("chatty"))
+        .await
+        .expect("host");
+    let echo = common::actors::actor_wasm("echo");
+    let pk = h
+        .start_actor(&echo.to_string_lossy(), 1, Default::default())
+        .await
+        .expect("start");
+    let port = common::free_port();
+    h.serve_http(&pk, &format!("127.0.0.1:{port}"), "default")
+        .await
+        .expect("serve");
+    let started = std::time::Instant::now();
+    const N: u32 = 6_000;
+    for i in 0..N {
+        let (status, _) = common::http_get(port, &format!("/r{i}"))
+            .await
+            .expect("GET");
+        assert_eq!(status, 200);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let printed = logs.lines_with("echo: GET /r").len();
+    let allowed = f64::from(GUEST_LINE_BURST) + f64::from(GUEST_LINES_PER_SEC) * (secs + 1.0);
+    assert!(
+        (printed as f64) <= allowed,
+        "{printed} guest lines logged for {N} requests in {secs:.1} s (budget {allowed:.0})"
+    );
+    assert!(
+        printed >= usize::try_from(GUEST_LINE_BURST).expect("fits"),
+        "{printed}"
+    );
+    assert!(
+        !logs.lines_with("lines a second: lines dropped").is_empty(),
+        "the drop is reported"
+    );
+    h.stop();
+    within(T, "host stop", h.stopped()).await;
 }

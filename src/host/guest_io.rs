@@ -11,6 +11,10 @@
 //! - at most [`MAX_LINES_PER_STORE`] lines per stream and store are logged; later lines are
 //!   counted, not logged, and one summary event reports how many were dropped when the
 //!   store goes away;
+//! - an actor logs at most [`GUEST_LINES_PER_SEC`] lines a second across all its requests and
+//!   instances (bursts up to [`GUEST_LINE_BURST`]); past that, lines are dropped and one
+//!   warning per interval says how many ([`OutputBudget`]), so a client hammering an actor
+//!   that prints on every request cannot fill the disk through the host's log;
 //! - so memory per stream is at most [`MAX_LINE_BYTES`] whatever the guest writes.
 
 use std::io;
@@ -18,6 +22,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
@@ -31,6 +36,15 @@ pub const MAX_LINE_BYTES: usize = 4 * 1024;
 /// Lines logged per stream per store (one request, or one reused instance). 1,000 lines is
 /// far more than a well-behaved handler prints; past it a chatty guest cannot flood the log.
 pub const MAX_LINES_PER_STORE: u64 = 1_000;
+
+/// Lines one actor may log per second, all its requests and instances together: far more
+/// than anyone reads, far less than a guest printing on every request at 10,000 requests a
+/// second writes.
+pub const GUEST_LINES_PER_SEC: u32 = 200;
+
+/// Lines one actor may log at once above [`GUEST_LINES_PER_SEC`] (a start-up banner, a burst
+/// of errors).
+pub const GUEST_LINE_BURST: u32 = 2_000;
 
 /// What `check-write` grants per call. Writes are consumed synchronously, so this only bounds
 /// how much one `write` call may hand over (the guest's own buffer), not host memory.
@@ -126,9 +140,77 @@ struct StreamState {
     dropped: u64,
 }
 
+/// An actor's line budget: a token bucket of [`GUEST_LINE_BURST`] lines refilled at
+/// [`GUEST_LINES_PER_SEC`], shared by every store of the actor (one per component version).
+#[derive(Debug)]
+pub struct OutputBudget {
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    tokens: f64,
+    refilled: Instant,
+    dropped: u64,
+    reported: Option<Instant>,
+}
+
+/// Whether a line may be logged.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Log it.
+    Log,
+    /// Drop it; `Some(n)`: warn now that `n` lines were dropped since the last warning.
+    Drop(Option<u64>),
+}
+
+impl Default for OutputBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OutputBudget {
+    /// A full budget.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(BudgetState {
+                tokens: f64::from(GUEST_LINE_BURST),
+                refilled: Instant::now(),
+                dropped: 0,
+                reported: None,
+            }),
+        }
+    }
+
+    /// Takes one line from the budget at `now`.
+    pub fn take_at(&self, now: Instant) -> Budget {
+        let mut s = crate::sync::lock(&self.state);
+        let elapsed = now.saturating_duration_since(s.refilled).as_secs_f64();
+        s.tokens =
+            (s.tokens + elapsed * f64::from(GUEST_LINES_PER_SEC)).min(f64::from(GUEST_LINE_BURST));
+        s.refilled = s.refilled.max(now);
+        if s.tokens >= 1.0 {
+            s.tokens -= 1.0;
+            return Budget::Log;
+        }
+        s.dropped = s.dropped.saturating_add(1);
+        let due = s
+            .reported
+            .is_none_or(|r| now.saturating_duration_since(r) >= crate::logging::WARN_INTERVAL);
+        if due {
+            s.reported = Some(now);
+            Budget::Drop(Some(std::mem::take(&mut s.dropped)))
+        } else {
+            Budget::Drop(None)
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     actor: Arc<str>,
+    budget: Arc<OutputBudget>,
     request_id: AtomicU64,
     stdout: Mutex<StreamState>,
     stderr: Mutex<StreamState>,
@@ -153,12 +235,34 @@ impl Shared {
         } = &mut *state;
         lines.push(bytes, |line| {
             if *logged < MAX_LINES_PER_STORE {
-                *logged += 1;
-                log_line(&self.actor, request_id, which, &line);
+                if self.admit(request_id) {
+                    *logged += 1;
+                    log_line(&self.actor, request_id, which, &line);
+                }
             } else {
                 *dropped += 1;
             }
         });
+    }
+
+    /// Whether the actor's budget lets one more line through (warning, at most once per
+    /// interval, about the lines it does not).
+    fn admit(&self, request_id: u64) -> bool {
+        match self.budget.take_at(Instant::now()) {
+            Budget::Log => true,
+            Budget::Drop(report) => {
+                if let Some(dropped_lines) = report {
+                    tracing::warn!(
+                        target: "guest",
+                        actor = %self.actor,
+                        request_id,
+                        dropped_lines,
+                        "guest output over {GUEST_LINES_PER_SEC} lines a second: lines dropped"
+                    );
+                }
+                false
+            }
+        }
     }
 
     /// Logs partial lines and the dropped-line summary; resets the budget.
@@ -167,7 +271,9 @@ impl Shared {
         let mut state = self.state(which);
         if let Some(line) = state.lines.finish() {
             if state.logged < MAX_LINES_PER_STORE {
-                log_line(&self.actor, request_id, which, &line);
+                if self.admit(request_id) {
+                    log_line(&self.actor, request_id, which, &line);
+                }
             } else {
                 state.dropped += 1;
             }
@@ -225,11 +331,17 @@ pub struct GuestLog {
 }
 
 impl GuestLog {
-    /// A log for `actor`, starting with request `request_id`.
+    /// A log for `actor`, starting with request `request_id`, with a budget of its own.
     pub fn new(actor: &str, request_id: u64) -> Self {
+        Self::with_budget(actor, request_id, Arc::new(OutputBudget::new()))
+    }
+
+    /// A log for `actor` that draws on the actor's shared `budget`.
+    pub fn with_budget(actor: &str, request_id: u64, budget: Arc<OutputBudget>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 actor: actor.into(),
+                budget,
                 request_id: AtomicU64::new(request_id),
                 stdout: Mutex::default(),
                 stderr: Mutex::default(),
@@ -321,6 +433,33 @@ impl AsyncWrite for GuestOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_budget_allows_a_burst_then_the_rate_and_reports_drops_once_per_interval() {
+        let budget = OutputBudget::new();
+        let t0 = Instant::now();
+        for _ in 0..GUEST_LINE_BURST {
+            assert_eq!(budget.take_at(t0), Budget::Log);
+        }
+        // Empty: the first drop is reported at once, the next ones are folded in.
+        assert_eq!(budget.take_at(t0), Budget::Drop(Some(1)));
+        for _ in 0..99 {
+            assert_eq!(budget.take_at(t0), Budget::Drop(None));
+        }
+        // A second refills GUEST_LINES_PER_SEC lines, no more.
+        let t1 = t0 + std::time::Duration::from_secs(1);
+        for _ in 0..GUEST_LINES_PER_SEC {
+            assert_eq!(budget.take_at(t1), Budget::Log);
+        }
+        assert_eq!(budget.take_at(t1), Budget::Drop(None));
+        // The next report comes an interval after the last one and counts every drop since.
+        let t2 = t0 + crate::logging::WARN_INTERVAL;
+        let refill = GUEST_LINES_PER_SEC * 4;
+        for _ in 0..refill {
+            assert_eq!(budget.take_at(t2), Budget::Log);
+        }
+        assert_eq!(budget.take_at(t2), Budget::Drop(Some(101)));
+    }
 
     fn lines(input: &[&[u8]]) -> (Vec<Line>, LineBuffer) {
         let mut buf = LineBuffer::default();

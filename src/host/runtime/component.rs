@@ -9,6 +9,7 @@ use sha2::Digest;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use super::super::guest_io::OutputBudget;
 use super::invoke::{HostState, Reusable};
 use super::{LoadError, MAX_COMPONENT_BYTES, Runtime, one_line};
 
@@ -36,6 +37,8 @@ pub struct Loaded {
     pub imports: Vec<String>,
     /// Idle instances kept for reuse (only with [`RuntimeConfig::instance_reuse`]).
     pub(super) idle: Mutex<Vec<Reusable>>,
+    /// The line budget of this version's guest output, shared by all its stores.
+    pub(super) output: Arc<OutputBudget>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -130,6 +133,7 @@ impl Runtime {
             exports,
             imports,
             idle: Mutex::new(Vec::new()),
+            output: Arc::new(OutputBudget::new()),
         }))
     }
 }

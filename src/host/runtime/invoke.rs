@@ -132,7 +132,7 @@ impl Runtime {
                 reused.store.data_mut().deadline = deadline;
                 Instance::Reused(reused)
             }
-            None => Instance::Fresh(self.new_store(actor, request_id, deadline)),
+            None => Instance::Fresh(self.new_store(loaded, actor, request_id, deadline)),
         };
         let fresh = matches!(store, Instance::Fresh(_));
 
@@ -264,8 +264,14 @@ impl Runtime {
         }))
     }
 
-    fn new_store(&self, actor: &str, request_id: u64, deadline: Instant) -> Store<HostState> {
-        let log = GuestLog::new(actor, request_id);
+    fn new_store(
+        &self,
+        loaded: &Loaded,
+        actor: &str,
+        request_id: u64,
+        deadline: Instant,
+    ) -> Store<HostState> {
+        let log = GuestLog::with_budget(actor, request_id, Arc::clone(&loaded.output));
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(log.stream(GuestStream::Stdout))
             .stderr(log.stream(GuestStream::Stderr));
