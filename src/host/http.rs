@@ -602,7 +602,9 @@ fn route_info(address: SocketAddr, r: &Route) -> RouteInfo {
 }
 
 /// Parses wasmCloud httpserver link values into (address, path).
-fn parse_link_values(values: &BTreeMap<String, String>) -> Result<(SocketAddr, String), HttpError> {
+pub fn parse_link_values(
+    values: &BTreeMap<String, String>,
+) -> Result<(SocketAddr, String), HttpError> {
     let invalid = |key: &str, value: &str, reason: &str| HttpError::InvalidValue {
         key: key.to_owned(),
         value: value.to_owned(),

@@ -33,6 +33,7 @@ pub use self::core::{
     uptime_human,
 };
 use self::core::{CoreSettings, HostInner, ProviderStart};
+pub use self::http::parse_link_values;
 use self::http::{CallStatsSnapshot, HttpLimits, HttpProvider};
 use self::identity::{HostIdentity, IdentityConfig, IdentityError};
 use self::lattice_data::{DataError, LatticeData};

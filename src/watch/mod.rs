@@ -74,7 +74,7 @@ pub use build::{
 };
 pub use filter::{IGNORED_DIR_NAMES, is_editor_temp};
 pub use output::MAX_LINE_BYTES;
-pub use settle::WASM_MAGIC;
+pub use settle::{Framing, WASM_MAGIC, check_framing};
 pub use tree::MAX_WATCHED_DIRS;
 
 use std::collections::HashMap;
