@@ -164,15 +164,17 @@ fn fixture() -> &'static Fixture {
         let bus = Bus::local();
         let mut cfg = HostConfig::new("fuzz");
         cfg.heartbeat_interval = Duration::from_secs(3600);
-        let mut runtime = RuntimeConfig::default();
-        runtime.pooling = PoolingMode::Off;
-        runtime.max_linear_memory = 16 << 20;
-        runtime.max_execution_time = Duration::from_secs(1);
-        cfg.runtime = runtime;
-        let mut http = HttpLimits::default();
-        http.max_connections_per_listener = 4;
-        http.max_in_flight = 4;
-        cfg.http = http;
+        cfg.runtime = RuntimeConfig {
+            pooling: PoolingMode::Off,
+            max_linear_memory: 16 << 20,
+            max_execution_time: Duration::from_secs(1),
+            ..RuntimeConfig::default()
+        };
+        cfg.http = HttpLimits {
+            max_connections_per_listener: 4,
+            max_in_flight: 4,
+            ..HttpLimits::default()
+        };
         cfg.drain_grace = Duration::from_millis(100);
         let subjects = Subjects::new("fuzz");
         let host = rt.block_on(async {
@@ -194,7 +196,7 @@ fn fixture() -> &'static Fixture {
 /// Waits until the host answers on `cmd.{host}.*`, its last control subscription.
 ///
 /// `host::start` can return before the control interface has subscribed: its control task
-/// signals "ready" before `ctl::serve` makes the subscriptions (fuzz/README.md, finding 2), so
+/// signals "ready" before `ctl::serve` makes the subscriptions (fuzz/README.md, finding 3), so
 /// an input sent right after the start could get "no responders". Bounded at 10 s.
 async fn wait_until_subscribed(bus: &Bus, subjects: &Subjects, host_id: &str) {
     let subject = subjects.host_command(host_id, CmdVerb::StopActor);

@@ -49,8 +49,21 @@ pub const LOG_CAPACITY: usize = 8;
 pub static SKIP_KNOWN_CRASHES: AtomicBool = AtomicBool::new(false);
 
 /// Model states that crash for a reason already reported (see `fuzz/README.md`).
-pub fn known_crash(model: &Lattice, _now: Timestamp) -> Option<&'static str> {
-    // A host's actor instance counts sum past u64::MAX (HostState::actor_instances).
+pub fn known_crash(model: &Lattice, now: Timestamp) -> Option<&'static str> {
+    // Finding 2: reported uptime + time since the report passes u64::MAX
+    // (HostState::uptime_at, drawn by the Hosts tab and the detail pane).
+    let uptime_wraps = model.hosts.values().any(|h| {
+        h.uptime_seconds
+            .zip(h.uptime_at)
+            .is_some_and(|(reported, at)| {
+                let since = (now - at).num_seconds().max(0) as u64;
+                reported.checked_add(since).is_none()
+            })
+    });
+    if uptime_wraps {
+        return Some("host uptime plus time since the report wraps");
+    }
+    // Finding 1: a host's actor instance counts sum past u64::MAX (HostState::actor_instances).
     let wraps = model.hosts.values().any(|h| {
         h.actors
             .values()

@@ -149,7 +149,7 @@ fn parser_walks(bytes: &[u8], sections: &[Section]) {
                         msg == "malformed section id"
                             || msg == "expected section, got wasm magic number"
                     }
-                    Some(next) => next.payload.start <= at && at <= next.payload.end,
+                    Some(next) => (next.payload.start..=next.payload.end).contains(&at),
                     None => at == bytes.len(),
                 };
                 assert!(
