@@ -12,8 +12,8 @@ Sources:
   variants of each fixture with every integer set to an extreme, and hand-written extremes.
 - ctl_request: the request shapes real clients send (PROTOCOL.md section 12 and 2.5), and,
   when capture files exist (tests/fixtures/peers/*/capture.jsonl, or --captures DIR), every
-  client request to wasmbus.ctl.default.* in them. The first byte is the subject's index in
-  fuzz/harness/ctl_request.rs SUBJECTS.
+  client request to wasmbus.ctl.default.* in them (absolute paths cut to file names). The
+  first byte is the subject's index in fuzz/harness/ctl_request.rs SUBJECTS.
 - wasm_framing: target/actors/*.wasm (scripts/build-actors.sh) whole and cut at a few points,
   plus small hand-made modules and components.
 - link_values, cli_parse: hand-written.
@@ -227,9 +227,31 @@ def ctl_request(captures):
             else:
                 p = rec.get("payload")
                 payload = (p if isinstance(p, str) else json.dumps(p)).encode() if p is not None else b""
-            write(t, bytes([CTL_SUBJECTS.index(name)]) + payload)
+            write(t, bytes([CTL_SUBJECTS.index(name)]) + relative_refs(payload))
             found += 1
     print("ctl_request: %d capture files, %d client requests" % (len(paths), found), file=sys.stderr)
+
+
+def relative_refs(payload):
+    """Absolute paths in a captured request (the recording machine's actor files) become their
+    file names: the harness skips inputs naming absolute paths, and in the fuzzer's empty
+    directory a file name still takes the host down its read-the-file path (and fails)."""
+    try:
+        v = json.loads(payload)
+    except ValueError:
+        return payload
+
+    def fix(x):
+        if isinstance(x, str) and x.startswith("/"):
+            return os.path.basename(x)
+        if isinstance(x, list):
+            return [fix(y) for y in x]
+        if isinstance(x, dict):
+            return {k: fix(y) for k, y in x.items()}
+        return x
+
+    fixed = fix(v)
+    return payload if fixed == v else json.dumps(fixed, separators=(",", ":")).encode()
 
 
 def leb(n):
