@@ -51,6 +51,11 @@ impl Captured {
     }
 
     fn install_at(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
+        // tracing caches each callsite's interest once, process-wide: a sibling test's thread
+        // (no subscriber) that logs a callsite first would cache `never` for it, and this
+        // test's lines would be dropped (tokio-rs/tracing#3611). A do-nothing global
+        // subscriber next to the scoped one makes every registration consult both.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
         let sink = self.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(level)
