@@ -393,11 +393,13 @@ impl Bus {
         }
     }
 
-    /// Waits until everything published so far has reached the server (a no-op in-process,
-    /// where publish delivers synchronously).
+    /// Waits until the server has processed everything sent so far: subscriptions are in place
+    /// and publishes routed (a no-op in-process, where both take effect at once). On NATS it is
+    /// a round trip (the client's flush, then a request nobody answers).
     ///
     /// # Errors
-    /// [`BusError::Publish`] if the NATS client cannot flush.
+    /// [`BusError::Publish`] if the NATS client cannot flush, [`BusError::Timeout`] if the
+    /// server does not confirm within 10 s (the connection is down).
     pub async fn flush(&self) -> Result<(), BusError> {
         match self {
             Bus::Local(_) => Ok(()),

@@ -9,8 +9,8 @@
 //! Reconnect policy: reconnect forever with async-nats' default backoff (0 ms, then
 //! doubling from 2 ms up to 4 s). Subscriptions survive a reconnect; the client re-sends
 //! them to the server. Unlike the in-process bus, `publish` may wait while the client's
-//! outgoing command queue is full (e.g. during a long outage), and `flush` waits until the
-//! connection is back.
+//! outgoing command queue is full (e.g. during a long outage), and `flush` is a round trip to
+//! the server (at most 10 s: during an outage it fails with a timeout).
 //!
 //! Status-only messages from the server (e.g. "no responders" sent to the reply subject of a
 //! message nobody was subscribed to) are not passed to [`super::Subscription`]s;
@@ -270,9 +270,29 @@ impl NatsBus {
         self.client
             .flush()
             .await
-            .map_err(|e| BusError::Publish(e.to_string()))
+            .map_err(|e| BusError::Publish(e.to_string()))?;
+        // async-nats' flush only writes the socket. A request nobody listens to comes back
+        // ("no responders") only after the server has processed everything sent before it:
+        // subscriptions are in place, publishes routed.
+        let subject = format!("{}.sync", self.client.new_inbox());
+        let request = async_nats::Request::new().timeout(Some(SYNC_TIMEOUT));
+        match self.client.send_request(subject.clone(), request).await {
+            Ok(_) => Ok(()),
+            Err(e) => match e.kind() {
+                RequestErrorKind::NoResponders => Ok(()),
+                RequestErrorKind::TimedOut => Err(BusError::Timeout {
+                    subject,
+                    after: SYNC_TIMEOUT,
+                }),
+                _ => Err(BusError::Publish(e.to_string())),
+            },
+        }
     }
 }
+
+/// Longest wait for the server to confirm a flush (the round trip after it); a connection
+/// that is down stays down longer than this, and the caller hears so.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One slow-consumer warning per interval for the whole process.
 static SLOW_CONSUMER: LogThrottle = LogThrottle::new(WARN_INTERVAL);
