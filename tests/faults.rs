@@ -795,9 +795,32 @@ fn link_body(actor: &str, port: u16) -> Value {
            "link_name": "default", "values": {"address": format!("127.0.0.1:{port}")}})
 }
 
+/// When the server dies during the link puts.
+#[derive(Debug, Clone, Copy)]
+enum LinkKill {
+    /// As soon as both puts are written to the test's socket (the server may not have read
+    /// them yet).
+    Sent,
+    /// The moment the host's KV write of link B shows on the bucket's subject, before its
+    /// JetStream ack can reach the host.
+    AtHostWrite,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_killed_during_link_puts_leaves_each_link_whole_or_absent() {
-    let lattice = "faultlink";
+async fn server_killed_as_link_puts_are_sent_leaves_each_link_whole_or_absent() {
+    links_interrupted(LinkKill::Sent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_at_the_hosts_link_write_leaves_each_link_whole_or_absent() {
+    links_interrupted(LinkKill::AtHostWrite).await;
+}
+
+async fn links_interrupted(kill: LinkKill) {
+    let lattice = match kill {
+        LinkKill::Sent => "faultlinksent",
+        LinkKill::AtHostWrite => "faultlinkwrite",
+    };
     let s = Subjects::new(lattice);
     let dir = tempfile::tempdir().unwrap();
     let actors = ["hello", "echo", "count"].map(actor_wasm);
@@ -894,18 +917,15 @@ async fn server_killed_during_link_puts_leaves_each_link_whole_or_absent() {
     .await
     .unwrap();
     bus.flush().await.unwrap();
-    let write_seen = tokio::time::timeout(scaled(STEP), kv_writes.next())
-        .await
-        .is_ok();
+    let when = match kill {
+        LinkKill::Sent => "as soon as both puts were sent",
+        LinkKill::AtHostWrite => match tokio::time::timeout(scaled(STEP), kv_writes.next()).await {
+            Ok(_) => "as the host's KV write of link B went by",
+            Err(_) => "without seeing the host's KV write of link B",
+        },
+    };
     nats.kill9();
-    eprintln!(
-        "server killed {}",
-        if write_seen {
-            "as the host's KV write of link B went by"
-        } else {
-            "without seeing the host's KV write of link B"
-        }
-    );
+    eprintln!("{kill:?}: server killed {when}");
     nats.restart();
     wait_status(&bus, "the test's connection is back", |st| {
         st.state == ConnectionState::Connected && st.reconnects >= 1
@@ -922,7 +942,7 @@ async fn server_killed_during_link_puts_leaves_each_link_whole_or_absent() {
         .and_then(|m| serde_json::from_slice::<Value>(&m.payload).ok());
     let acked_b = ack_b.as_ref().is_some_and(ack_accepted);
     eprintln!(
-        "link B (linkdefs.put during the kill): answer {}",
+        "{kill:?}: link B (linkdefs.put during the kill): answer {}",
         ack_b
             .as_ref()
             .map_or_else(|| "none".to_string(), Value::to_string)
@@ -1003,7 +1023,7 @@ async fn server_killed_during_link_puts_leaves_each_link_whole_or_absent() {
         } else {
             "PARTIAL"
         };
-        eprintln!("link {name}: {outcome}: {:?}", seen[k]);
+        eprintln!("{kill:?}: link {name}: {outcome}: {:?}", seen[k]);
         if acked {
             f.check(
                 seen[k].all(),
