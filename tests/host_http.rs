@@ -360,7 +360,12 @@ async fn a_looping_actor_is_cut_off_without_pinning_the_only_worker() {
     let spinning = tokio::spawn(async move { get(addr, "/spin").await });
     // While the guest loops, the single worker thread still serves other requests: the
     // guest yields on every epoch tick.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    within(T, "the spin request in the guest", async {
+        while spin.target.stats.snapshot().in_flight == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     let health_started = Instant::now();
     let health = get(addr, HEALTH_PATH).await;
     assert_eq!(health.status, StatusCode::OK);
