@@ -46,7 +46,7 @@ use tokio::task::JoinHandle;
 const CASES: u32 = 96;
 
 /// Most operations in one sequence.
-const MAX_OPS: usize = 20;
+const MAX_OPS: usize = 24;
 
 /// How long a request waits for a reply. A local echo answers in well under a millisecond;
 /// this only has to be long enough that a loaded machine's reply is not taken for a timeout.
@@ -90,7 +90,7 @@ enum Op {
 }
 
 fn pattern() -> impl Strategy<Value = Subj> {
-    let token = prop_oneof![Just("a"), Just("b"), Just("*")];
+    let token = prop_oneof![3 => Just("a"), 1 => Just("b"), 2 => Just("*")];
     (prop::collection::vec(token, 1..=3), any::<bool>()).prop_map(|(mut tokens, tail)| {
         if tail {
             *tokens.last_mut().expect("at least one token") = ">";
@@ -100,18 +100,25 @@ fn pattern() -> impl Strategy<Value = Subj> {
 }
 
 fn subject() -> impl Strategy<Value = Subj> {
-    let token = prop_oneof![Just("a"), Just("b"), Just("c")];
-    prop::collection::vec(token, 1..=3).prop_map(|tokens| Subj(tokens.join(".")))
+    // Mostly `a` and short, so that most messages match some pattern; `c` only ever matches a
+    // wildcard.
+    let token = prop_oneof![4 => Just("a"), 2 => Just("b"), 1 => Just("c")];
+    let tokens = prop_oneof![
+        3 => prop::collection::vec(token.clone(), 1..=1),
+        3 => prop::collection::vec(token.clone(), 2..=2),
+        1 => prop::collection::vec(token, 3..=3),
+    ];
+    tokens.prop_map(|tokens| Subj(tokens.join(".")))
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => pattern().prop_map(Op::Sub),
         3 => (pattern(), 0..2u8).prop_map(|(p, g)| Op::QueueSub(p, g)),
-        2 => (pattern(), prop::option::of(0..1u8)).prop_map(|(p, g)| Op::Responder(p, g)),
+        3 => (pattern(), prop::option::of(0..1u8)).prop_map(|(p, g)| Op::Responder(p, g)),
         2 => any::<Index>().prop_map(Op::Unsub),
-        6 => subject().prop_map(Op::Pub),
-        2 => subject().prop_map(Op::Request),
+        8 => subject().prop_map(Op::Pub),
+        3 => subject().prop_map(Op::Request),
     ]
 }
 
@@ -464,11 +471,44 @@ fn duplicates_in_groups(obs: &Observed) -> Vec<(String, String)> {
 }
 
 /// One case: the same sequence on both backends, side by side.
+/// What the cases exercised (of the NATS side), printed at the end so a run shows that the
+/// interesting outcomes occur: deliveries to plain subscribers and to groups, and requests
+/// ending in each class.
+#[derive(Default)]
+struct Coverage {
+    plain: AtomicU64,
+    grouped: AtomicU64,
+    replies: AtomicU64,
+    no_responders: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Coverage {
+    fn add(&self, obs: &Observed) {
+        let n = |c: usize| c as u64;
+        self.plain
+            .fetch_add(n(obs.plain.values().map(Vec::len).sum()), Ordering::Relaxed);
+        self.grouped.fetch_add(
+            n(obs.groups.values().map(Vec::len).sum()),
+            Ordering::Relaxed,
+        );
+        for o in obs.requests.values() {
+            let counter = match o {
+                Outcome::Reply(_) => &self.replies,
+                Outcome::NoResponders => &self.no_responders,
+                Outcome::Timeout | Outcome::Other(_) => &self.timeouts,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 fn check(
     rt: &tokio::runtime::Runtime,
     url: &str,
     case: u64,
     ops: &[Op],
+    coverage: &Coverage,
 ) -> Result<(), TestCaseError> {
     let prefix = format!("c{case}.");
     let (local, nats) = rt.block_on(async {
@@ -489,6 +529,7 @@ fn check(
         duplicates_in_groups(&nats)
     );
     prop_assert_eq!(&local, &nats, "left: in-process bus, right: nats-server");
+    coverage.add(&nats);
     Ok(())
 }
 
@@ -511,9 +552,27 @@ fn in_process_bus_and_nats_server_deliver_the_same() {
     config.max_shrink_iters = 512;
     let mut runner = TestRunner::new(config);
     let case = AtomicU64::new(0);
+    let coverage = Coverage::default();
     let result = runner.run(&ops(), |ops| {
-        check(&rt, &url, case.fetch_add(1, Ordering::Relaxed), &ops)
+        check(
+            &rt,
+            &url,
+            case.fetch_add(1, Ordering::Relaxed),
+            &ops,
+            &coverage,
+        )
     });
+    let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    eprintln!(
+        "{} cases; deliveries: {} to plain subscribers, {} to queue groups; requests: {} \
+         replied, {} no responders, {} timed out",
+        c(&case),
+        c(&coverage.plain),
+        c(&coverage.grouped),
+        c(&coverage.replies),
+        c(&coverage.no_responders),
+        c(&coverage.timeouts)
+    );
     drop(rt);
     drop(server);
     match result {
