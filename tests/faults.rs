@@ -999,6 +999,12 @@ async fn links_interrupted(kill: LinkKill) {
     let fresh = fresh_snapshot(&url, lattice, dir.path()).await;
 
     let mut f = Failures::default();
+    // No stuck control path: the host still answers a put (link A again, unchanged).
+    let again = ask(&bus, &s.linkdefs_put(), link_body(&pks[0], ports[0])).await;
+    f.check(
+        again.as_ref().is_ok_and(ack_accepted),
+        format!("a linkdefs.put after the restart was not accepted: {again:?}"),
+    );
     let seen: Vec<LinkSeen> = (0..3)
         .map(|k| LinkSeen {
             bucket: in_bucket[k],
