@@ -744,26 +744,32 @@ async fn a_live_swap_serves_the_next_request_while_the_old_one_finishes() {
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());
     let slow = actor("MACTOR", load(&rt, "slow", 1).await);
     let addr = put(&provider, "l1", &slow.target, "127.0.0.1:0", None).await;
-
-    let old = tokio::spawn(async move { get(addr, "/?ms=800").await });
+    // Compiled before the old request starts, so only the swap and two small requests fall
+    // inside it; it lasts long enough for those even on a loaded machine.
+    let v2 = load(&rt, "hello", 2).await;
+    let old_ms = scaled(Duration::from_millis(1500)).as_millis();
+    let old = tokio::spawn(async move { get(addr, &format!("/?ms={old_ms}")).await });
     within(T, "request in flight", async {
         while slow.target.stats.snapshot().in_flight == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
-    slow.live.send_replace(load(&rt, "hello", 2).await);
+    slow.live.send_replace(v2);
 
     let reply = get(addr, "/").await;
     assert_eq!(reply.text(), "Hello from lattice-tui!\n");
     let info = get(addr, INFO_PATH).await;
     let doc: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
     assert_eq!(doc["routes"][0]["revision"], 2);
-    assert!(!old.is_finished());
+    assert!(
+        !old.is_finished(),
+        "the old request ({old_ms} ms) ended before the new version answered"
+    );
     let old = within(T, "old request", old).await.unwrap();
     assert_eq!(
-        (old.status, old.text().as_str()),
-        (StatusCode::OK, "slept 800 ms")
+        (old.status, old.text()),
+        (StatusCode::OK, format!("slept {old_ms} ms"))
     );
 }
 
@@ -1035,7 +1041,19 @@ async fn guest_output_goes_to_tracing_with_actor_and_request_id() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
 
-    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // The guest's output reaches tracing through its own task: wait for both lines.
+    let captured_text = || String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    within(T, "the guest's stdout and stderr lines logged", async {
+        loop {
+            let out = captured_text();
+            if out.contains("echo: GET /printed") && out.contains("deliberate panic") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let out = captured_text();
     let echo_line = out
         .lines()
         .find(|l| l.contains("echo: GET /printed"))
