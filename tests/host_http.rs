@@ -338,7 +338,9 @@ async fn a_trapping_actor_answers_500_and_the_listener_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_looping_actor_is_cut_off_without_pinning_the_only_worker() {
-    let budget = Duration::from_millis(500);
+    // Scaled like the health bound below, so a slow machine's health probe still falls
+    // inside the spin.
+    let budget = scaled(Duration::from_millis(500));
     let rt = runtime(RuntimeConfig {
         max_execution_time: budget,
         ..RuntimeConfig::default()
