@@ -345,6 +345,10 @@ async fn a_looping_actor_is_cut_off_without_pinning_the_only_worker() {
         max_execution_time: budget,
         ..RuntimeConfig::default()
     });
+    // A failing assertion below unwinds while the guest may still spin. Dropping the last
+    // runtime handle stops the epoch ticker, so the guest would never be cut off and the test
+    // would hang in the tokio runtime's shutdown instead of failing: keep one handle for good.
+    std::mem::forget(rt.clone());
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());
     let spin = actor("MSPIN", load(&rt, "spin", 1).await);
     let hello = actor("MHELLO", load(&rt, "hello", 1).await);
@@ -1045,16 +1049,19 @@ async fn guest_output_goes_to_tracing_with_actor_and_request_id() {
 
     // The guest's output reaches tracing through its own task: wait for both lines.
     let captured_text = || String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    within(T, "the guest's stdout and stderr lines logged", async {
-        loop {
-            let out = captured_text();
-            if out.contains("echo: GET /printed") && out.contains("deliberate panic") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    let deadline = tokio::time::Instant::now() + scaled(T);
+    loop {
+        let out = captured_text();
+        if out.contains("echo: GET /printed") && out.contains("deliberate panic") {
+            break;
         }
-    })
-    .await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guest's stdout and stderr lines not logged within {:?}:\n{out}",
+            scaled(T)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let out = captured_text();
     let echo_line = out
         .lines()
