@@ -1025,6 +1025,12 @@ async fn guest_output_goes_to_tracing_with_actor_and_request_id() {
         .with_ansi(false)
         .with_env_filter("guest=info")
         .finish();
+    // tracing caches each callsite's interest once, process-wide. With one dispatcher
+    // registered, a sibling test's thread (no subscriber) that is first to log a guest line
+    // caches `never` for that callsite, and this test's lines are dropped before any
+    // subscriber sees them (tokio-rs/tracing#3611). A do-nothing global subscriber next to the
+    // scoped one makes every registration consult both.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     // current_thread: the guest tasks run on this thread, under this subscriber.
     let _default = tracing::subscriber::set_default(subscriber);
 

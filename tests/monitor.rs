@@ -441,19 +441,35 @@ async fn burst(publisher: Bus, console_bus: Bus, path: Path) -> Outcome {
             .await;
             let fresh = fresh_query(&publisher, "default").await;
             console.stall.send_replace(false);
-            console
-                .wait_for(
-                    "dropped path: the console counts the drops and a later resync shows the truth",
-                    Duration::from_secs(30),
-                    |m| {
-                        m.connection.dropped > 0
-                            && m.connection.dropped == bus_status.borrow().dropped
-                            && m.connection.resyncs >= 2
-                            && m.connection.last_resync >= m.connection.last_drop
-                            && project(m) == fresh
-                    },
-                )
-                .await;
+            let recovered = |m: &Lattice| {
+                m.connection.dropped > 0
+                    && m.connection.dropped == bus_status.borrow().dropped
+                    && m.connection.resyncs >= 2
+                    && m.connection.last_resync >= m.connection.last_drop
+                    && project(m) == fresh
+            };
+            let deadline = tokio::time::Instant::now() + common::scaled(Duration::from_secs(30));
+            while !recovered(&console.model.lock().unwrap()) {
+                if tokio::time::Instant::now() >= deadline {
+                    let m = console.model.lock().unwrap();
+                    panic!(
+                        "dropped path: the console counts the drops and a later resync shows the \
+                         truth: not within {:?}; console: {} dropped (bus {:?}), {} resyncs, last \
+                         drop {:?}, last resync {:?}, last error {:?}, state {}; model equals the \
+                         fresh query: {}",
+                        common::scaled(Duration::from_secs(30)),
+                        m.connection.dropped,
+                        *bus_status.borrow(),
+                        m.connection.resyncs,
+                        m.connection.last_drop,
+                        m.connection.last_resync,
+                        m.connection.last_error,
+                        m.connection.state,
+                        project(&m) == fresh,
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let m = console.model.lock().unwrap();
             let applied = m.events.total - before;
             let dropped = m.connection.dropped;
