@@ -41,7 +41,7 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
         .subscribe(&Subjects::new("default").events())
         .await
         .unwrap();
-    bus.flush().await.unwrap();
+    common::round_trip(&bus, "the event subscription reaches the server").await;
     let port = free_port();
     let logs = tempfile::tempdir().unwrap();
     let child = Command::new(BIN)

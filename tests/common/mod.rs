@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lattice_tui::lattice::bus::{Bus, BusOptions};
+use lattice_tui::lattice::bus::{Bus, BusError, BusOptions};
 
 /// How long a started server gets to accept TCP connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -185,6 +185,26 @@ pub async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output
     match tokio::time::timeout(scaled(limit), fut).await {
         Ok(out) => out,
         Err(_) => panic!("timed out after {:?}: {what}", scaled(limit)),
+    }
+}
+
+/// Returns once the server has processed everything this bus sent before (subscriptions,
+/// publishes) and this bus has received everything the server routed to it before.
+///
+/// `Bus::flush` is not enough for that with NATS: it only writes the client's buffer to the
+/// socket. This sends a request nobody answers; the server's "no responders" reply comes back
+/// in order behind all of that. In-process it returns at once (delivery is synchronous).
+pub async fn round_trip(bus: &Bus, what: &str) {
+    let subject = bus.new_inbox();
+    let reply = within(
+        Duration::from_secs(30),
+        what,
+        bus.request(&subject, bytes::Bytes::new(), Duration::from_secs(30)),
+    )
+    .await;
+    match reply {
+        Err(BusError::NoResponders { .. }) => {}
+        other => panic!("round trip on {what}: expected no responders, got {other:?}"),
     }
 }
 
