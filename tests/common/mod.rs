@@ -189,11 +189,12 @@ pub async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output
 }
 
 /// Returns once the server has processed everything this bus sent before (subscriptions,
-/// publishes) and this bus has received everything the server routed to it before.
+/// publishes), so that other connections see its subscriptions.
 ///
 /// `Bus::flush` is not enough for that with NATS: it only writes the client's buffer to the
-/// socket. This sends a request nobody answers; the server's "no responders" reply comes back
-/// in order behind all of that. In-process it returns at once (delivery is synchronous).
+/// socket. This sends a request nobody answers; the server handles one connection's messages
+/// in order, so its "no responders" reply means it has handled all of them. (It says nothing
+/// about deliveries from other connections still on their way.) In-process it returns at once.
 pub async fn round_trip(bus: &Bus, what: &str) {
     let subject = bus.new_inbox();
     let reply = within(
