@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::actors::actor_wasm;
-use common::{free_port, http_get, within};
+use common::{free_port, http_get, scaled, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lattice-tui");
 const V1: &str = "Hello from lattice-tui!";
@@ -181,7 +181,9 @@ async fn a_source_change_builds_and_a_failed_build_keeps_the_running_version() {
     );
 
     // The build wrote into src/target/ each time: that must not have triggered more builds.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Only a sleep can show that no build starts: wait out eight of `dev`'s debounce periods
+    // (scaled for slow machines) after the failed build was logged, then count the runs.
+    tokio::time::sleep(scaled(lattice_tui::watch::DEFAULT_DEBOUNCE * 8)).await;
     assert_eq!(dev.runs(), 2, "the build's own outputs do not rebuild");
 
     // Fixed again: back to v1.

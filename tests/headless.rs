@@ -23,6 +23,16 @@ fn sigterm(pid: u32) {
     assert!(ok.success());
 }
 
+/// Guest calls in flight on the actor served on `port`, from the host's info endpoint.
+async fn in_flight(port: u16) -> Option<u64> {
+    let (status, body) = http_get(port, "/.well-known/lattice/info").await.ok()?;
+    if status != 200 {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+    doc["routes"][0]["stats"]["in_flight"].as_u64()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
     let nats = NatsServer::start();
@@ -31,7 +41,7 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
         .subscribe(&Subjects::new("default").events())
         .await
         .unwrap();
-    bus.flush().await.unwrap();
+    common::round_trip(&bus, "the event subscription reaches the server").await;
     let port = free_port();
     let logs = tempfile::tempdir().unwrap();
     let child = Command::new(BIN)
@@ -67,7 +77,16 @@ async fn sigterm_drains_in_flight_requests_and_says_host_stopped() {
     let inflight: Vec<_> = (0..5)
         .map(|_| tokio::spawn(http_get(port, "/?ms=1500")))
         .collect();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    within(
+        Duration::from_secs(10),
+        "all five requests in the guest",
+        async {
+            while in_flight(port).await != Some(5) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        },
+    )
+    .await;
     sigterm(pid);
     for r in inflight {
         let (status, body) = within(Duration::from_secs(15), "in-flight request", r)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::actors::actor_wasm;
 use common::{free_port, http_get, within};
+use futures::FutureExt as _;
 use lattice_tui::host::{self, builtin_http_key};
 use lattice_tui::lattice::bus::{Bus, Subscription};
 use lattice_tui::lattice::protocol::{
@@ -358,6 +359,11 @@ async fn late_dialect_and_failed_updates() {
         unreachable!()
     };
     let pk = st.public_key;
+    // The start's summary follows its per-instance events; after it the start is done.
+    event(&mut events, "actors_started", |e| {
+        matches!(e.data, EventData::ActorsStarted(_))
+    })
+    .await;
     // count: null keeps what runs (at least one).
     let a = ack(
         &bus,
@@ -366,10 +372,27 @@ async fn late_dialect_and_failed_updates() {
     )
     .await;
     assert!(a.accepted, "{a:?}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Only a sleep can show that nothing happens: a scale that changes nothing publishes
+    // nothing to wait for. Give the spawned scale task time to act (scaled for slow machines),
+    // then check that it neither changed the inventory nor started or stopped anything.
+    tokio::time::sleep(common::scaled(Duration::from_millis(200))).await;
     let inv = inventory(&bus, &s, &id).await;
     assert_eq!(inv.actors.len(), 1);
     assert_eq!(inv.actors[0].instances.len(), 1);
+    while let Some(Some(msg)) = events.next().now_or_never() {
+        let ev = LatticeEvent::from_json(&msg.payload).expect("valid event");
+        assert!(
+            !matches!(
+                ev.data,
+                EventData::ActorStarted(_)
+                    | EventData::ActorsStarted(_)
+                    | EventData::ActorStopped(_)
+                    | EventData::ActorsStopped(_)
+            ),
+            "count: null with one running changes nothing, got {:?}",
+            ev.data
+        );
+    }
     // Empty actor_id (washboard) scales the actor found by its reference.
     let a = ack(
         &bus,

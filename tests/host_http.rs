@@ -341,11 +341,17 @@ async fn a_trapping_actor_answers_500_and_the_listener_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_looping_actor_is_cut_off_without_pinning_the_only_worker() {
-    let budget = Duration::from_millis(500);
+    // Scaled like the health bound below, so a slow machine's health probe still falls
+    // inside the spin.
+    let budget = scaled(Duration::from_millis(500));
     let rt = runtime(RuntimeConfig {
         max_execution_time: budget,
         ..RuntimeConfig::default()
     });
+    // A failing assertion below unwinds while the guest may still spin. Dropping the last
+    // runtime handle stops the epoch ticker, so the guest would never be cut off and the test
+    // would hang in the tokio runtime's shutdown instead of failing: keep one handle for good.
+    std::mem::forget(rt.clone());
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());
     let spin = actor("MSPIN", load(&rt, "spin", 1).await);
     let hello = actor("MHELLO", load(&rt, "hello", 1).await);
@@ -363,7 +369,12 @@ async fn a_looping_actor_is_cut_off_without_pinning_the_only_worker() {
     let spinning = tokio::spawn(async move { get(addr, "/spin").await });
     // While the guest loops, the single worker thread still serves other requests: the
     // guest yields on every epoch tick.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    within(T, "the spin request in the guest", async {
+        while spin.target.stats.snapshot().in_flight == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     let health_started = Instant::now();
     let health = get(addr, HEALTH_PATH).await;
     assert_eq!(health.status, StatusCode::OK);
@@ -740,26 +751,32 @@ async fn a_live_swap_serves_the_next_request_while_the_old_one_finishes() {
     let provider = HttpProvider::new(rt.clone(), HttpLimits::default());
     let slow = actor("MACTOR", load(&rt, "slow", 1).await);
     let addr = put(&provider, "l1", &slow.target, "127.0.0.1:0", None).await;
-
-    let old = tokio::spawn(async move { get(addr, "/?ms=800").await });
+    // Compiled before the old request starts, so only the swap and two small requests fall
+    // inside it; it lasts long enough for those even on a loaded machine.
+    let v2 = load(&rt, "hello", 2).await;
+    let old_ms = scaled(Duration::from_millis(1500)).as_millis();
+    let old = tokio::spawn(async move { get(addr, &format!("/?ms={old_ms}")).await });
     within(T, "request in flight", async {
         while slow.target.stats.snapshot().in_flight == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
-    slow.live.send_replace(load(&rt, "hello", 2).await);
+    slow.live.send_replace(v2);
 
     let reply = get(addr, "/").await;
     assert_eq!(reply.text(), "Hello from lattice-tui!\n");
     let info = get(addr, INFO_PATH).await;
     let doc: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
     assert_eq!(doc["routes"][0]["revision"], 2);
-    assert!(!old.is_finished());
+    assert!(
+        !old.is_finished(),
+        "the old request ({old_ms} ms) ended before the new version answered"
+    );
     let old = within(T, "old request", old).await.unwrap();
     assert_eq!(
-        (old.status, old.text().as_str()),
-        (StatusCode::OK, "slept 800 ms")
+        (old.status, old.text()),
+        (StatusCode::OK, format!("slept {old_ms} ms"))
     );
 }
 
@@ -1011,6 +1028,12 @@ async fn guest_output_goes_to_tracing_with_actor_and_request_id() {
         .with_ansi(false)
         .with_env_filter("guest=info")
         .finish();
+    // tracing caches each callsite's interest once, process-wide. With one dispatcher
+    // registered, a sibling test's thread (no subscriber) that is first to log a guest line
+    // caches `never` for that callsite, and this test's lines are dropped before any
+    // subscriber sees them (tokio-rs/tracing#3611). A do-nothing global subscriber next to the
+    // scoped one makes every registration consult both.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     // current_thread: the guest tasks run on this thread, under this subscriber.
     let _default = tracing::subscriber::set_default(subscriber);
 
@@ -1033,7 +1056,22 @@ async fn guest_output_goes_to_tracing_with_actor_and_request_id() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
 
-    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // The guest's output reaches tracing through its own task: wait for both lines.
+    let captured_text = || String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let deadline = tokio::time::Instant::now() + scaled(T);
+    loop {
+        let out = captured_text();
+        if out.contains("echo: GET /printed") && out.contains("deliberate panic") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guest's stdout and stderr lines not logged within {:?}:\n{out}",
+            scaled(T)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let out = captured_text();
     let echo_line = out
         .lines()
         .find(|l| l.contains("echo: GET /printed"))

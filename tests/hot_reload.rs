@@ -237,15 +237,17 @@ async fn broken_files_leave_the_running_version_serving() {
 async fn a_deleted_file_keeps_serving_and_its_return_reloads() {
     let f = fixture().await;
     std::fs::remove_file(&f.file).unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(version(f.port).await, 1, "still serving without its file");
-    assert!(
-        f.host.actor_stats()[0]
+    within(T, "the console says the file is missing", async {
+        while !f.host.actor_stats()[0]
             .last_error
             .as_deref()
-            .is_some_and(|e| e.contains("missing")),
-        "the console says the file is missing"
-    );
+            .is_some_and(|e| e.contains("missing"))
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(version(f.port).await, 1, "still serving without its file");
     std::fs::write(&f.file, &f.v2).unwrap();
     wait_version(
         f.port,

@@ -1,9 +1,12 @@
 //! The monitor against a scripted lattice member: resync at start, events on top, resync after
-//! a NATS outage, and a 100,000-event burst (applied in full, or drops counted and resynced).
+//! a NATS outage, and a 100,000-event burst on each of two paths, each made the only possible
+//! one by the test: with room for the whole burst and a console that keeps up it is applied in
+//! full; into a stalled console with small queues it is dropped, counted and resynced.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 const HOST: &str = "NBFAKEHOST";
 
+/// The console's channel from the monitor (the App's `MONITOR_QUEUE`).
+const MONITOR_QUEUE: usize = 1024;
+
 /// The monitor's settings with a ping window longer than the product's 1 s: these tests run
 /// next to 100,000-event bursts on two cores, where a reply can take more than a second, and a
 /// host missing from the first round would stay missing (the fake hosts send no heartbeats).
@@ -37,7 +43,14 @@ fn monitor_config(lattice: &str) -> MonitorConfig {
 struct Console {
     model: Arc<Mutex<Lattice>>,
     cancel: CancellationToken,
-    slow: Arc<Mutex<Duration>>,
+    /// While `true` the consumer applies nothing (beyond the batch it may hold), so the
+    /// monitor's channel and then the event subscription's queue fill up.
+    stall: tokio::sync::watch::Sender<bool>,
+    /// Set by a test once every event it published so far has reached the console: from the
+    /// next resync on, `late` counts the events applied after it.
+    armed: Arc<AtomicBool>,
+    /// Events applied after the first resync since `armed` was set.
+    late: Arc<AtomicU64>,
 }
 
 impl Drop for Console {
@@ -52,27 +65,42 @@ impl Console {
         let model = Arc::new(Mutex::new(Lattice::new(lattice, ModelConfig::default())));
         model.lock().unwrap().connection.transport = bus.transport().to_string();
         let cancel = CancellationToken::new();
-        let slow = Arc::new(Mutex::new(Duration::ZERO));
-        let (tx, mut rx) = mpsc::channel::<MonitorMsg>(1024);
+        let (stall, mut stalled) = tokio::sync::watch::channel(false);
+        let (tx, mut rx) = mpsc::channel::<MonitorMsg>(MONITOR_QUEUE);
         tokio::spawn(monitor::run(bus, cfg, tx, cancel.clone()));
         let m = model.clone();
-        let s = slow.clone();
+        let armed = Arc::new(AtomicBool::new(false));
+        let late = Arc::new(AtomicU64::new(0));
+        let (arm, count_late) = (armed.clone(), late.clone());
+        let mut resynced_since_armed = false;
         tokio::spawn(async move {
             let mut batch = Vec::new();
-            while rx.recv_many(&mut batch, 256).await > 0 {
-                let pause = *s.lock().unwrap();
-                for msg in batch.drain(..) {
-                    ingest(&mut m.lock().unwrap(), msg, Utc::now());
+            loop {
+                if stalled.wait_for(|s| !*s).await.is_err()
+                    || rx.recv_many(&mut batch, 256).await == 0
+                {
+                    return;
                 }
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause).await;
+                for msg in batch.drain(..) {
+                    match &msg {
+                        MonitorMsg::Resynced(_) if arm.load(Ordering::Relaxed) => {
+                            resynced_since_armed = true;
+                        }
+                        MonitorMsg::Event(_) if resynced_since_armed => {
+                            count_late.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                    ingest(&mut m.lock().unwrap(), msg, Utc::now());
                 }
             }
         });
         Console {
             model,
             cancel,
-            slow,
+            stall,
+            armed,
+            late,
         }
     }
 
@@ -314,15 +342,70 @@ async fn host_back_after_the_reconnect_resync_is_found_by_the_follow_up() {
     );
 }
 
-/// Publishes 100,000 heartbeats as fast as possible; the host's truth is the last one.
-async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u64) {
-    const N: u64 = 100_000;
-    let st = FakeState::new(HOST, "fake", &[("MECHO", N as usize % 7 + 1)]);
-    let _host = FakeHost::start(publisher.clone(), "default", st).await;
-    let console = Console::start(console_bus, "default");
+/// Waits until `pred` holds for the console's model; on timeout, panics with `what` and what
+/// `explain` says about the model.
+async fn wait_or_explain(
+    console: &Console,
+    what: &str,
+    pred: impl Fn(&Lattice) -> bool,
+    explain: &dyn Fn(&Lattice) -> String,
+) {
+    let limit = common::scaled(Duration::from_secs(30));
+    let deadline = tokio::time::Instant::now() + limit;
+    while !pred(&console.model.lock().unwrap()) {
+        if tokio::time::Instant::now() >= deadline {
+            let m = console.model.lock().unwrap();
+            panic!("{what}: not within {limit:?}; {}", explain(&m));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Heartbeats in a burst.
+const N: u64 = 100_000;
+
+/// The way a burst goes. Each test sets up its side so that only one way is possible, and the
+/// outcome is checked against that way only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The console's queues hold the whole burst and the console keeps up: nothing may be
+    /// dropped, every event is applied, and no resync follows the first one.
+    AppliedInFull,
+    /// The console is stalled until the whole burst has reached its connection, and its
+    /// queues are far smaller than the burst: events must be dropped, counted, and answered
+    /// with a resync that shows the truth.
+    DroppedAndResynced,
+}
+
+/// What a burst did, for the test's log line.
+struct Outcome {
+    applied: u64,
+    dropped: u64,
+    resyncs: u64,
+}
+
+impl Outcome {
+    fn log(&self, what: &str) {
+        eprintln!(
+            "{what}: {} applied, {} dropped, {} resyncs",
+            self.applied, self.dropped, self.resyncs
+        );
+    }
+}
+
+/// Publishes `N` heartbeats as fast as possible; the fake host's truth is the last one. On the
+/// drop path the fake host also gains a link while the console is stalled; no event tells of
+/// it, so only a resync after the drops can show it.
+async fn burst(publisher: Bus, console_bus: Bus, path: Path) -> Outcome {
+    let truth = N % 7 + 1;
+    let st = FakeState::new(HOST, "fake", &[("MECHO", truth as usize)]);
+    let host = FakeHost::start(publisher.clone(), "default", st).await;
+    let console = Console::start(console_bus.clone(), "default");
     console.first_resync().await;
-    if slow_consumer {
-        *console.slow.lock().unwrap() = Duration::from_millis(2);
+    let before = console.model.lock().unwrap().events.total;
+    if path == Path::DroppedAndResynced {
+        console.stall.send_replace(true);
+        host.state.lock().unwrap().add_link("MECHO", "8080");
     }
     let subject = Subjects::new("default").events();
     for seq in 1..=N {
@@ -333,56 +416,237 @@ async fn burst(publisher: Bus, console_bus: Bus, slow_consumer: bool) -> (u64, u
             .unwrap();
     }
     publisher.flush().await.unwrap();
-    *console.slow.lock().unwrap() = Duration::ZERO;
-    console
-        .wait_for(
-            "burst applied in full, or dropped and resynced",
-            Duration::from_secs(60),
-            |m| {
-                let full = m.events.total >= N && m.connection.dropped == 0;
-                let recovered = m.connection.dropped > 0
-                    && m.connection.resyncs >= 2
-                    && m.connection.last_resync >= m.connection.last_drop;
-                full || recovered
-            },
-        )
-        .await;
-    // Let anything in flight land, then check the model shows the truth either way.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let m = console.model.lock().unwrap();
-    assert_eq!(
-        m.hosts[HOST].actors["MECHO"].count(),
-        N % 7 + 1,
-        "final count is the truth"
-    );
-    (m.events.total, m.connection.dropped)
+    let bus_status = console_bus.status();
+    // In-process every drop is counted; NATS counts slow-consumer events, a lower bound.
+    let exact_drops = matches!(console_bus, Bus::Local(_));
+    match path {
+        Path::AppliedInFull => {
+            // Also stop at the first sign of the other path, to fail on it at once.
+            console
+                .wait_for(
+                    "applied-in-full path: all events applied",
+                    Duration::from_secs(60),
+                    |m| m.events.total - before >= N || m.connection.dropped > 0,
+                )
+                .await;
+            let m = console.model.lock().unwrap();
+            assert_eq!(
+                bus_status.borrow().dropped,
+                0,
+                "applied-in-full path: the bus dropped nothing"
+            );
+            assert_eq!(
+                m.connection.dropped, 0,
+                "applied-in-full path: the console saw no drops"
+            );
+            assert_eq!(
+                m.events.total - before,
+                N,
+                "applied-in-full path: every event applied exactly once"
+            );
+            assert_eq!(
+                m.connection.resyncs, 1,
+                "applied-in-full path: no resync after the first one (none was triggered by drops)"
+            );
+            assert_eq!(
+                m.hosts[HOST].actors["MECHO"].count(),
+                truth,
+                "applied-in-full path: the last heartbeat's count is shown"
+            );
+            Outcome {
+                applied: m.events.total - before,
+                dropped: m.connection.dropped,
+                resyncs: m.connection.resyncs,
+            }
+        }
+        Path::DroppedAndResynced => {
+            within(
+                Duration::from_secs(10),
+                "dropped path: the bus counts drops while the console is stalled",
+                async {
+                    let mut status = bus_status.clone();
+                    status.wait_for(|s| s.dropped > 0).await.unwrap();
+                },
+            )
+            .await;
+            let fresh = fresh_query(&publisher, "default").await;
+            // The drop-triggered resync comes at once, or `resync_min_interval` after the one
+            // before. Let that interval pass while stalled, so it always comes as soon as the
+            // console reads again, before the events still queued in the subscription are
+            // passed on: those were published before its queries and must not be applied after
+            // its answers. (A clock condition: the model's stamp of the first resync is later
+            // than the monitor's start of it.)
+            let spacing =
+                chrono::Duration::from_std(monitor_config("default").resync_min_interval).unwrap();
+            let first = console
+                .model
+                .lock()
+                .unwrap()
+                .connection
+                .last_resync
+                .unwrap();
+            within(
+                Duration::from_secs(10),
+                "dropped path: the resync spacing passes while stalled",
+                async {
+                    while Utc::now() < first + spacing {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+            )
+            .await;
+            console.armed.store(true, Ordering::Relaxed);
+            console.stall.send_replace(false);
+            let diagnose = |m: &Lattice| {
+                format!(
+                    "console: {} dropped (bus {:?}), {} resyncs, last drop {:?}, last resync \
+                     {:?}, last error {:?}, state {}, {} burst events applied after the first \
+                     resync since resuming; model {:?}, fresh query {:?}",
+                    m.connection.dropped,
+                    *bus_status.borrow(),
+                    m.connection.resyncs,
+                    m.connection.last_drop,
+                    m.connection.last_resync,
+                    m.connection.last_error,
+                    m.connection.state,
+                    console.late.load(Ordering::Relaxed),
+                    project(m),
+                    fresh,
+                )
+            };
+            // The end of the burst: a marker from the same publisher comes after every burst
+            // message (NATS keeps one publisher's order). It is malformed, so it changes no
+            // host, and it may be dropped too while the console catches up: send one every
+            // 50 ms until one is applied. From then on no burst message is still on its way.
+            let malformed = console.model.lock().unwrap().stats.malformed;
+            let applied_marker = |m: &Lattice| m.stats.malformed > malformed;
+            let markers_dropped = within(
+                Duration::from_secs(30),
+                "dropped path: a marker sent after the burst reaches the console",
+                async {
+                    let mut lost = 0u64;
+                    loop {
+                        let before_send = bus_status.borrow().dropped;
+                        publisher
+                            .publish(&subject, Bytes::from_static(b"{a marker, not json"))
+                            .await
+                            .unwrap();
+                        publisher.flush().await.unwrap();
+                        // In-process a publish is delivered or dropped (and counted) at once:
+                        // after one delivered marker, send no more.
+                        let delivered = exact_drops && bus_status.borrow().dropped == before_send;
+                        if exact_drops && !delivered {
+                            lost += 1;
+                        }
+                        loop {
+                            if applied_marker(&console.model.lock().unwrap()) {
+                                return lost;
+                            }
+                            if !delivered {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            )
+            .await;
+            wait_or_explain(
+                &console,
+                "dropped path: the console counts the drops and a resync after them shows the \
+                 truth",
+                |m| {
+                    m.connection.dropped > 0
+                        && m.connection.dropped == bus_status.borrow().dropped
+                        && m.connection.resyncs >= 2
+                        && m.connection.last_resync >= m.connection.last_drop
+                        && project(m) == fresh
+                },
+                &diagnose,
+            )
+            .await;
+            let m = console.model.lock().unwrap();
+            // The event log counts the markers applied; in-process the drop count also counts
+            // the markers dropped.
+            let applied = m.events.total - before - (m.stats.malformed - malformed);
+            let dropped = m.connection.dropped;
+            assert!(
+                applied < N,
+                "dropped path: not every event can have been applied ({applied} were)"
+            );
+            if exact_drops {
+                assert_eq!(
+                    applied + dropped,
+                    N + markers_dropped,
+                    "dropped path: in-process, every event is either applied or counted as dropped"
+                );
+            } else {
+                assert!(
+                    applied + dropped <= N,
+                    "dropped path: {applied} applied + {dropped} dropped is more than the burst"
+                );
+            }
+            assert_eq!(
+                m.links.len(),
+                1,
+                "dropped path: the link added during the stall is shown, so a resync ran after the drops"
+            );
+            assert_eq!(
+                m.hosts[HOST].actors["MECHO"].count(),
+                truth,
+                "dropped path: the resync's count is shown"
+            );
+            Outcome {
+                applied,
+                dropped,
+                resyncs: m.connection.resyncs,
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nats_burst_is_applied_in_full_or_dropped_and_resynced() {
+async fn nats_burst_with_room_for_it_is_applied_in_full() {
     let nats = NatsServer::start();
     let publisher = common::connect_bus(&nats.url()).await;
+    // The default subscription capacity (1 Mi) holds the whole burst even if the console read
+    // nothing meanwhile: a drop is impossible, not merely unlikely.
     let console_bus = common::connect_bus(&nats.url()).await;
-    let (applied, dropped) = burst(publisher, console_bus, false).await;
-    eprintln!("nats burst: {applied} events logged, {dropped} dropped");
+    assert!(N < lattice_tui::lattice::bus::DEFAULT_SUBSCRIPTION_CAPACITY as u64);
+    let out = burst(publisher, console_bus, Path::AppliedInFull).await;
+    out.log("nats burst, applied in full");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_burst_into_a_slow_console_counts_drops_and_resyncs() {
-    // A small per-subscriber queue and a slow consumer force the drop path.
+async fn nats_burst_into_a_stalled_console_is_dropped_counted_and_resynced() {
+    let nats = NatsServer::start();
+    let publisher = common::connect_bus(&nats.url()).await;
+    // 256 queued in the client plus the console's 1024-message channel: a small fraction of
+    // the burst, so with the console stalled most of it must be dropped.
+    let mut opts = BusOptions::new(nats.url());
+    opts.subscription_capacity = 256;
+    let console_bus = within(
+        Duration::from_secs(10),
+        "connect the console with small queues",
+        Bus::connect(opts),
+    )
+    .await
+    .unwrap();
+    let out = burst(publisher, console_bus, Path::DroppedAndResynced).await;
+    out.log("nats burst, dropped and resynced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_burst_into_a_stalled_console_is_dropped_counted_and_resynced() {
     let bus = Bus::local_with_capacity(1000);
-    let (applied, dropped) = burst(bus.clone(), bus, true).await;
-    assert!(
-        dropped > 0,
-        "the slow console must have dropped ({applied} applied)"
-    );
-    assert!(applied < 100_000);
+    let out = burst(bus.clone(), bus, Path::DroppedAndResynced).await;
+    out.log("local burst, dropped and resynced");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_burst_into_a_fast_console_is_applied_in_full() {
     let bus = Bus::local();
-    let (applied, dropped) = burst(bus.clone(), bus, false).await;
-    assert_eq!(dropped, 0);
-    assert!(applied >= 100_000);
+    let out = burst(bus.clone(), bus, Path::AppliedInFull).await;
+    out.log("local burst, applied in full");
 }

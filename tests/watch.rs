@@ -3,25 +3,18 @@
 //! Every wait has a timeout (scaled by `TEST_TIME_SCALE`); every "exactly one" property is
 //! checked by also waiting a quiet period after the burst and asserting that nothing more came.
 
+mod common;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::scaled;
 use lattice_tui::watch::{
     BuildConfig, BuildEvent, Builder, FileWatcher, WatchConfig, WatchError, WatchEvent,
 };
 use tokio::sync::mpsc::Receiver;
-
-/// `d` multiplied by env `TEST_TIME_SCALE` (e.g. `3` on a slow machine).
-fn scaled(d: Duration) -> Duration {
-    let factor = std::env::var("TEST_TIME_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|f| *f >= 1.0)
-        .unwrap_or(1.0);
-    d.mul_f64(factor)
-}
 
 /// Longest wait for an expected event.
 fn event_timeout() -> Duration {

@@ -144,7 +144,8 @@ impl FakeHost {
             )
             .await
             .expect("sub get");
-        bus.flush().await.expect("flush");
+        // Answer queries from other connections as soon as this returns.
+        super::round_trip(&bus, "the fake host's subscriptions reach the server").await;
         let state = Arc::new(Mutex::new(state));
         let st = state.clone();
         let links_subject = s.get_links();

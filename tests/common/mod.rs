@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lattice_tui::lattice::bus::{Bus, BusOptions};
+use lattice_tui::lattice::bus::{Bus, BusError, BusOptions};
 
 /// How long a started server gets to accept TCP connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,11 +165,16 @@ pub fn free_port() -> u16 {
 }
 
 /// `d` multiplied by env `TEST_TIME_SCALE` (a float, e.g. `3` on a slow CI machine).
+///
+/// The scale only ever lengthens: a factor below 1 (or one that is not a finite number) is
+/// ignored. Every duration the tests scale is already the shortest that is safe on an idle
+/// machine (timeouts, and the watcher tests' debounce, which must stay well above the pauses
+/// inside a burst), so shrinking them could only make tests flaky.
 pub fn scaled(d: Duration) -> Duration {
     let factor = std::env::var("TEST_TIME_SCALE")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
-        .filter(|f| f.is_finite() && *f > 0.0)
+        .filter(|f| f.is_finite() && *f >= 1.0)
         .unwrap_or(1.0);
     d.mul_f64(factor)
 }
@@ -180,6 +185,27 @@ pub async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output
     match tokio::time::timeout(scaled(limit), fut).await {
         Ok(out) => out,
         Err(_) => panic!("timed out after {:?}: {what}", scaled(limit)),
+    }
+}
+
+/// Returns once the server has processed everything this bus sent before (subscriptions,
+/// publishes), so that other connections see its subscriptions.
+///
+/// `Bus::flush` is not enough for that with NATS: it only writes the client's buffer to the
+/// socket. This sends a request nobody answers; the server handles one connection's messages
+/// in order, so its "no responders" reply means it has handled all of them. (It says nothing
+/// about deliveries from other connections still on their way.) In-process it returns at once.
+pub async fn round_trip(bus: &Bus, what: &str) {
+    let subject = bus.new_inbox();
+    let reply = within(
+        Duration::from_secs(30),
+        what,
+        bus.request(&subject, bytes::Bytes::new(), Duration::from_secs(30)),
+    )
+    .await;
+    match reply {
+        Err(BusError::NoResponders { .. }) => {}
+        other => panic!("round trip on {what}: expected no responders, got {other:?}"),
     }
 }
 
