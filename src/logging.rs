@@ -40,12 +40,29 @@ pub enum LogError {
 }
 
 fn filter(default: &str) -> EnvFilter {
-    std::env::var("LATTICE_LOG")
-        .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new(default))
+    let spec = [std::env::var("LATTICE_LOG").ok(), std::env::var("RUST_LOG").ok()]
+        .into_iter()
+        .flatten()
+        .find(|v| EnvFilter::try_new(v).is_ok())
+        .unwrap_or_else(|| default.to_owned());
+    filter_from(&spec)
 }
+
+/// The filter for `spec`, with async-nats held to warnings unless `spec` names it.
+///
+/// async-nats logs every connection event at `info`, and a slow consumer is one event per
+/// dropped message: a burst into a full queue would write one line per message. The bus's own
+/// event callback reports those drops (throttled, with a count), so async-nats's copy is noise.
+fn filter_from(spec: &str) -> EnvFilter {
+    let filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    match QUIET_ASYNC_NATS.parse() {
+        Ok(quiet) if !spec.contains("async_nats") => filter.add_directive(quiet),
+        _ => filter,
+    }
+}
+
+/// The directive [`filter_from`] adds.
+const QUIET_ASYNC_NATS: &str = "async_nats=warn";
 
 /// Default log file: `$XDG_STATE_HOME/lattice-tui/lattice-tui.log`, else
 /// `~/.local/state/lattice-tui/lattice-tui.log`, else the temp dir.
@@ -252,5 +269,48 @@ mod tests {
         assert_eq!(t.hit_at(t0 + Duration::from_secs(5)), Some(1001));
         assert_eq!(t.hit_at(t0 + Duration::from_secs(6)), None);
         assert_eq!(t.hit_at(t0 + Duration::from_secs(11)), Some(1));
+    }
+
+    /// What a subscriber with `filter_from(spec)` writes for one line of each kind.
+    fn logged_with(spec: &str) -> String {
+        use std::sync::Arc;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = Arc::clone(&out);
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || Sink(Arc::clone(&sink)));
+        let subscriber = tracing_subscriber::registry()
+            .with(filter_from(spec))
+            .with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "async_nats", "event: slow consumers for subscription 1");
+            tracing::warn!(target: "async_nats", "nats warning");
+            tracing::info!("our own info line");
+        });
+        let bytes = crate::sync::lock(&out).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Sink(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            crate::sync::lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn async_nats_is_held_to_warnings_unless_the_filter_names_it() {
+        let quiet = logged_with("info");
+        assert!(!quiet.contains("slow consumers"), "{quiet}");
+        assert!(quiet.contains("nats warning"), "{quiet}");
+        assert!(quiet.contains("our own info line"), "{quiet}");
+        let named = logged_with("info,async_nats=info");
+        assert!(named.contains("slow consumers"), "{named}");
     }
 }
