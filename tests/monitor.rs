@@ -650,3 +650,74 @@ async fn local_burst_into_a_fast_console_is_applied_in_full() {
     let out = burst(bus.clone(), bus, Path::AppliedInFull).await;
     out.log("local burst, applied in full");
 }
+
+/// Regression: every event waiting in the subscription when a resync starts is passed on
+/// before the resync's snapshot. The drain used a receive limited by tokio's cooperative
+/// budget, which reports "nothing ready" after about a hundred messages however many wait:
+/// the rest were folded in after the snapshot and rolled the model back to older states
+/// (seen as a churn instance left over in `tests/faults.rs`'s stopped-console burst).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_waiting_when_a_resync_starts_comes_before_its_snapshot() {
+    const QUEUED: usize = 3_000;
+    // As the console's: room for more than a cooperative budget of sends.
+    const CHANNEL: usize = 1024;
+    let bus = Bus::local_with_capacity(QUEUED);
+    let mut cfg = MonitorConfig::new(Subjects::new("default"));
+    cfg.ping_timeout = Duration::from_millis(100);
+    cfg.resync_min_interval = Duration::ZERO;
+    let (tx, mut rx) = mpsc::channel::<MonitorMsg>(CHANNEL);
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    tokio::spawn(monitor::run(bus.clone(), cfg, tx, cancel));
+    while !matches!(next_msg(&mut rx).await, MonitorMsg::Resynced(_)) {}
+
+    // Nobody reads the channel: the monitor blocks on it, the subscription fills, the rest is
+    // dropped and counted, which schedules a resync.
+    let events = Subjects::new("default").events();
+    let published = QUEUED + CHANNEL + 100;
+    for seq in 0..published as u64 {
+        bus.publish(&events, heartbeat(seq, 1)).await.unwrap();
+    }
+
+    let mut before = 0usize;
+    let mut dropped = 0u64;
+    loop {
+        match next_msg(&mut rx).await {
+            MonitorMsg::Event(_) => before += 1,
+            MonitorMsg::Status(s) => dropped = s.dropped,
+            MonitorMsg::Resynced(_) => break,
+            other => panic!("unexpected before the resync: {other:?}"),
+        }
+    }
+    assert!(dropped > 0, "nothing was dropped, so no resync was due");
+    assert_eq!(
+        before as u64 + dropped,
+        published as u64,
+        "every event not dropped comes before the snapshot"
+    );
+
+    // Only the marker may follow the snapshot.
+    bus.publish(&events, heartbeat(u64::MAX, 1)).await.unwrap();
+    let mut after = 0usize;
+    loop {
+        match next_msg(&mut rx).await {
+            MonitorMsg::Event(e) if e.id == format!("hb-{}", u64::MAX) => break,
+            MonitorMsg::Event(_) => after += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        after, 0,
+        "events published before the resync came after its snapshot"
+    );
+}
+
+async fn next_msg(rx: &mut mpsc::Receiver<MonitorMsg>) -> MonitorMsg {
+    within(
+        Duration::from_secs(10),
+        "the next monitor message",
+        rx.recv(),
+    )
+    .await
+    .expect("the monitor ended")
+}

@@ -13,8 +13,9 @@
 //! started late, lost its connection or could not keep up still shows the truth.
 //!
 //! Ordering: before a resync queries the lattice, the events already waiting in the
-//! subscription (at most [`DRAIN_BEFORE_RESYNC`]) are passed on first. They were published
-//! before the query, so the snapshot must be folded in after them, not overwritten by them.
+//! subscription are passed on first (at most as many as it can hold, so a publisher that keeps
+//! it full cannot postpone the resync forever). They were published before the query, so the
+//! snapshot must be folded in after them, not overwritten by them.
 //!
 //! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
 //! when the caller is slow the event subscription's own bounded buffer fills, and what it
@@ -28,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::bus::{Bus, BusError, BusStatus, ConnectionState};
+use super::bus::{Bus, BusError, BusStatus, ConnectionState, Subscription};
 use super::protocol::{
     DecodeError, GetClaimsResponse, Host, HostInventory, LatticeEvent, LatticeSnapshot,
     LinkDefinitionList,
@@ -71,10 +72,6 @@ pub struct MonitorConfig {
     /// be missing until their next heartbeat (30 s).
     pub reconnect_settle: Duration,
 }
-
-/// Most events passed on from the subscription's buffer before a resync's query; bounded so
-/// a publisher that keeps the buffer full cannot postpone the resync forever.
-pub const DRAIN_BEFORE_RESYNC: usize = 16_384;
 
 impl MonitorConfig {
     /// Defaults for `lattice`.
@@ -125,6 +122,8 @@ pub async fn run(
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
+    // Everything that can be waiting in the subscription when a resync starts.
+    let drain_limit = bus.subscription_capacity().max(1);
     let mut status_rx = bus.status();
     let mut last_status = *status_rx.borrow_and_update();
     if tx.send(MonitorMsg::Status(last_status)).await.is_err()
@@ -174,11 +173,8 @@ pub async fn run(
                 let now = Instant::now();
                 resync_due = resync_due.filter(|d| *d > now);
                 settle_due = settle_due.filter(|d| *d > now);
-                for _ in 0..DRAIN_BEFORE_RESYNC {
-                    let Some(Some(msg)) = sub.next().now_or_never() else { break };
-                    if tx.send(decode(&msg.payload)).await.is_err() {
-                        return Ok(());
-                    }
+                if !drain(&mut sub, &tx, drain_limit).await {
+                    return Ok(());
                 }
                 last_resync = Some(Instant::now());
                 let snap = tokio::select! {
@@ -201,6 +197,27 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Passes on the events already waiting in `sub`, at most `limit`; `false` once `tx`'s
+/// receiver is gone.
+///
+/// Runs outside tokio's cooperative budget: a budget-limited receive reports "nothing ready"
+/// after about a hundred messages even when thousands wait, and the events left behind
+/// would be folded in *after* the snapshot the resync is about to take, undoing it.
+async fn drain(sub: &mut Subscription, tx: &mpsc::Sender<MonitorMsg>, limit: usize) -> bool {
+    tokio::task::unconstrained(async {
+        for _ in 0..limit {
+            let Some(Some(msg)) = sub.next().now_or_never() else {
+                break;
+            };
+            if tx.send(decode(&msg.payload)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await
 }
 
 /// One warning per interval for undecodable messages, however many arrive (each one still

@@ -126,6 +126,11 @@ impl LocalBus {
         }
     }
 
+    /// The bound of the subscriptions made through this handle.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     fn table(&self) -> MutexGuard<'_, Table> {
         // Routing never panics while holding the lock, but a poisoned table is still
         // consistent (every mutation is a single push/retain), so keep going.

@@ -278,6 +278,16 @@ impl Bus {
         })
     }
 
+    /// How many messages each subscription made through this handle can hold before it
+    /// drops (and counts) what arrives.
+    #[must_use]
+    pub fn subscription_capacity(&self) -> usize {
+        match self {
+            Bus::Local(l) => l.capacity(),
+            Bus::Nats(n) => n.subscription_capacity(),
+        }
+    }
+
     /// Which backend this bus uses.
     #[must_use]
     pub fn transport(&self) -> Transport {

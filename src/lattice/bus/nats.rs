@@ -153,6 +153,11 @@ impl NatsBus {
         &self.url
     }
 
+    /// The bound of this connection's subscriptions.
+    pub(crate) fn subscription_capacity(&self) -> usize {
+        self.opts.subscription_capacity
+    }
+
     pub(crate) fn client(&self) -> &async_nats::Client {
         &self.client
     }
