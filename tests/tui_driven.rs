@@ -377,3 +377,59 @@ fn console_shows_its_embedded_host_serving_an_actor_over_http() {
     // Quitting stopped the host: nothing listens any more.
     assert!(http_get(port, "/").is_err());
 }
+
+/// Defect 10 of the hardening issue, for the console: `q` with the embedded host on a NATS
+/// server that has gone away finishes within the stop's bound (drain grace, bounded
+/// announcement), exits 0, restores the terminal and logs that `host_stopped` was not
+/// delivered. Before the fix the host's final publish waited on the reconnecting client: the
+/// host never stopped, and the console gave up on it after its own 15 s timeout ("the
+/// embedded host did not stop within 15s"); now the stop takes the 3 s announcement bound.
+#[test]
+fn quitting_with_the_embedded_host_on_an_unreachable_nats_finishes() {
+    let mut nats = NatsServer::start();
+    let hello = common::actors::actor_wasm("hello");
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("console.log");
+    let pane = Pane::start(&format!(
+        "env NO_COLOR=1 RUST_BACKTRACE=0 {BIN} --nats {} --lattice quitdown --actor {} \
+         --http 127.0.0.1:{port} --log-file {}",
+        nats.url(),
+        hello.display(),
+        log.display()
+    ));
+    pane.wait_for("the embedded host running its actor over NATS", |s| {
+        s.contains("hosts 1") && s.contains("actors 1 (1 instance)") && s.contains("nats://")
+    });
+    nats.kill();
+    pane.wait_for("the console to see the server gone", |s| {
+        s.contains("reconnecting")
+    });
+    let asked = Instant::now();
+    pane.keys("q");
+    // No request is in flight, so no drain grace: the 3 s bounded announcement and a margin.
+    let limit = scaled(Duration::from_secs(10));
+    let after = loop {
+        let s = pane.screen();
+        if s.contains("EXIT=") {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < limit,
+            "the console did not exit within {limit:?} of `q`; screen:\n{s}\nlog:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(!pane.alternate_screen(), "the terminal is restored");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains("host_stopped could not be delivered"),
+        "the log says the lattice did not hear of the stop:\n{logged}"
+    );
+    assert!(
+        logged.contains("host stopped") && !logged.contains("did not stop within"),
+        "the host finished its own stop, the console did not abandon it:\n{logged}"
+    );
+}
