@@ -40,11 +40,14 @@ pub enum LogError {
 }
 
 fn filter(default: &str) -> EnvFilter {
-    let spec = [std::env::var("LATTICE_LOG").ok(), std::env::var("RUST_LOG").ok()]
-        .into_iter()
-        .flatten()
-        .find(|v| EnvFilter::try_new(v).is_ok())
-        .unwrap_or_else(|| default.to_owned());
+    let spec = [
+        std::env::var("LATTICE_LOG").ok(),
+        std::env::var("RUST_LOG").ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|v| EnvFilter::try_new(v).is_ok())
+    .unwrap_or_else(|| default.to_owned());
     filter_from(&spec)
 }
 
