@@ -7,12 +7,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::actors::actor_wasm;
-use common::lattice::{T, ack, ask, event, inventory};
+use common::lattice::{T, ack, event, inventory};
 use common::{free_port, http_get, scaled, within};
+use futures::FutureExt as _;
 use lattice_tui::host::lattice_data::LatticeData;
 use lattice_tui::host::{self, Host, HostConfig, HostLimits, builtin_http_key};
 use lattice_tui::lattice::bus::{Bus, Subscription};
@@ -412,42 +413,44 @@ async fn hosts_bid_only_for_what_they_can_run() {
     l.stop().await;
 }
 
+/// The ack of `cmd.{host}.stop` is published before `host_stopped`. Checked causally, not by
+/// clocks: the in-process bus queues a message for every subscriber within `publish`, so when
+/// `host_stopped` reaches the test the ack must already wait in the reply subscription. (Two
+/// `Instant`s taken by two tasks cannot order publishes microseconds apart.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stop_ack_is_out_before_the_host_stops() {
     let mut cfg = HostConfig::new("stopping");
     // A reply that takes its time (a loaded host): the stop must still wait for it.
     cfg.faults.ctl_reply_delay = Some(scaled(Duration::from_millis(300)));
-    let l = Lattice::start(cfg).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut events = l.events;
-    let watcher = tokio::spawn(async move {
-        while let Some(msg) = events.next().await {
+    let mut l = Lattice::start(cfg).await;
+    let inbox = l.bus.new_inbox();
+    let mut replies = l.bus.subscribe(&inbox).await.expect("reply subscription");
+    l.bus
+        .publish_with_reply(
+            &l.s.host_command(&l.host.id(), CmdVerb::StopHost),
+            &inbox,
+            Bytes::from(json!({"timeout": 2000}).to_string()),
+        )
+        .await
+        .expect("stop request");
+    within(T, "host_stopped", async {
+        while let Some(msg) = l.events.next().await {
             if let Ok(ev) = LatticeEvent::from_json(&msg.payload)
                 && matches!(ev.data, EventData::HostStopped(_))
             {
-                let _ = tx.send(Instant::now());
                 return;
             }
         }
-    });
-    let reply = ask(
-        &l.bus,
-        &l.s.host_command(&l.host.id(), CmdVerb::StopHost),
-        json!({"timeout": 2000}),
-    )
+        panic!("the event subscription ended before host_stopped");
+    })
     .await;
-    let acked = Instant::now();
-    assert!(serde_json::from_slice::<serde_json::Value>(&reply).expect("json")["accepted"] == true);
-    let stopped = within(T, "host_stopped", rx.recv())
-        .await
-        .expect("host_stopped seen");
-    assert!(
-        stopped > acked,
-        "host_stopped was published {:?} before the stop was acked",
-        acked.duration_since(stopped)
-    );
+    let queued = tokio::task::unconstrained(replies.next()).now_or_never();
+    let Some(Some(reply)) = queued else {
+        panic!("host_stopped was published before the stop was acked");
+    };
+    let ack: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json ack");
+    assert_eq!(ack["accepted"], true, "{ack}");
     within(T, "host stopped", l.host.stopped()).await;
-    watcher.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
