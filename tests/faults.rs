@@ -636,9 +636,13 @@ async fn la_interrupted(kill_at: KillAt) {
         if let Some(a) = actor {
             let pk = a["id"].as_str().unwrap_or_default().to_string();
             let ids = inventory_instances(&inv, &pk);
-            break (pk, ids);
-        }
-        if tokio::time::Instant::now() >= deadline {
+            // The actor is listed as soon as its start begins; on a loaded machine the
+            // instances may still be starting (compiled during the outage, events waiting on
+            // the reconnect). Wait for all 50, or until the deadline, then check what is there.
+            if ids.len() >= 50 || tokio::time::Instant::now() >= deadline {
+                break (pk, ids);
+            }
+        } else if tokio::time::Instant::now() >= deadline {
             panic!(
                 "{kill_at:?}: the actor never showed in the inventory after the restart: {inv}\n\
                  host log:\n{}",
