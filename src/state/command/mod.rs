@@ -6,9 +6,11 @@
 //! is `lattice`'s, publishing it is the App's.
 
 pub mod grammar;
+pub mod outcome;
 pub mod resolve;
 
 pub use grammar::{COMMANDS, Command, CommandSpec, Kind, ParseError, View, parse, spec, tokenize};
+pub use outcome::{Expect, Pending, Status};
 pub use resolve::{ActorMatch, ProviderMatch, ResolveError, Target, Thing, Unnamed};
 
 #[cfg(test)]
