@@ -14,4 +14,4 @@ pub use outcome::{Expect, Pending, Status};
 pub use resolve::{ActorMatch, ProviderMatch, ResolveError, Target, Thing, Unnamed};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,13 +8,13 @@ use crate::state::model::{
     ActorState, HostState, InstanceState, Lattice, ModelConfig, ProviderState, provider_key,
 };
 
-const ECHO: &str = "MBECHOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const EVER: &str = "MBEVERAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const HELLO: &str = "MCHELLOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const LINKED: &str = "MDLINKEDAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const HTTP: &str = "VAHTTPAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const H1: &str = "NAONEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const H2: &str = "NATWOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const ECHO: &str = "MBECHOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const EVER: &str = "MBEVERAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const HELLO: &str = "MCHELLOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const LINKED: &str = "MDLINKEDAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const HTTP: &str = "VAHTTPAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const H1: &str = "NAONEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const H2: &str = "NATWOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 fn actor(id: &str, name: &str, reference: &str, instances: usize) -> ActorState {
     let mut a = ActorState::new(id);
@@ -29,7 +29,7 @@ fn actor(id: &str, name: &str, reference: &str, instances: usize) -> ActorState 
 
 /// Two hosts: `one` runs echo ×2 and hello, `two` runs echo and the HTTP provider under two
 /// link names; `ever` shares echo's id prefix `MBE`; `linked` is known only from claims.
-fn model() -> Lattice {
+pub(crate) fn model() -> Lattice {
     let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
     let mut m = Lattice::new("default", ModelConfig::default());
     let mut one = HostState::new(H1, now);
