@@ -14,6 +14,7 @@
 
 mod actors;
 mod build;
+pub mod command_line;
 mod detail;
 mod events;
 mod footer;
