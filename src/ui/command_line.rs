@@ -147,7 +147,13 @@ mod tests {
         let mut l = typed("st");
         assert_eq!(
             l.complete(),
-            ["start-actor", "stop-actor", "start-provider", "stop-provider", "stop-host"]
+            [
+                "start-actor",
+                "stop-actor",
+                "start-provider",
+                "stop-provider",
+                "stop-host"
+            ]
         );
         assert_eq!(l.text(), "st");
         let mut l = typed("stop-");

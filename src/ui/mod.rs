@@ -70,7 +70,7 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
         Mode::Build => build::render(frame, area, model, view.theme(), now),
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm => {}
     }
 }
 
