@@ -63,7 +63,7 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, model, view.theme());
+    header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
     let follow = body(frame, body_area, model, view, now);
     footer::render(frame, footer_area, model, view, follow);

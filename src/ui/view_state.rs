@@ -149,6 +149,8 @@ pub struct ViewState {
     answer: Option<bool>,
     /// The status line: the last action's progress or outcome, or an error.
     status: Option<String>,
+    /// The console refuses mutating actions (shown in the header).
+    readonly: bool,
 }
 
 impl Default for ViewState {
@@ -176,7 +178,18 @@ impl ViewState {
             question: None,
             answer: None,
             status: None,
+            readonly: false,
         }
+    }
+
+    /// Marks the console read-only (the header says so).
+    pub fn set_readonly(&mut self, readonly: bool) {
+        self.readonly = readonly;
+    }
+
+    /// Whether the console is read-only.
+    pub fn readonly(&self) -> bool {
+        self.readonly
     }
 
     /// The command line being typed.

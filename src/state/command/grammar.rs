@@ -228,7 +228,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "logs",
         aliases: &["log", "lo"],
         usage: "",
-        summary: "show the host's and the guests' logs",
+        summary: "the logs view (not built yet: says so)",
         flags: &[],
     },
     CommandSpec {
