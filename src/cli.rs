@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, conflicts_with = "no_ui", help_heading = "Embedded host")]
     pub no_host: bool,
 
+    /// The console refuses every action that changes the lattice (start, scale, update,
+    /// stop, link, unlink); views and :q still work. The header shows READONLY.
+    #[arg(long, conflicts_with = "no_ui")]
+    pub readonly: bool,
+
     /// Start an actor from this .wasm file at start-up (repeatable).
     #[arg(long = "actor", value_name = "PATH", help_heading = "Embedded host")]
     pub actors: Vec<PathBuf>,

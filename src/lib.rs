@@ -18,6 +18,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod emit;

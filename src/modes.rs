@@ -42,6 +42,8 @@ pub struct Plan {
     pub debounce: Duration,
     /// The dev build, if any.
     pub build: Option<BuildConfig>,
+    /// The console refuses every mutating action (`--readonly`).
+    pub readonly: bool,
 }
 
 impl Plan {
@@ -54,6 +56,7 @@ impl Plan {
             watch_all: false,
             debounce: WatchConfig::default().debounce,
             build: None,
+            readonly: cli.readonly,
         }
     }
 
@@ -79,6 +82,7 @@ impl Plan {
             watch_all: true,
             debounce,
             build,
+            readonly: false,
         }
     }
 }
@@ -235,6 +239,7 @@ pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> any
         },
         monitor,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        readonly: plan.readonly,
     };
     // Start the --actors once the console follows the lattice, so their events (and the
     // provider's first health check) show as they happen.

@@ -34,6 +34,7 @@ fn console() -> ConsoleConfig {
         model: ModelConfig::default(),
         monitor: MonitorConfig::new(Subjects::new("default")),
         no_color: true,
+        readonly: false,
     }
 }
 
@@ -57,6 +58,7 @@ async fn a_closed_monitor_channel_does_not_spin_the_console_loop() {
         host: None,
         subscribed: None,
         stop: Box::pin(tokio::time::sleep(run_for)),
+        bus: None,
     };
     app::run_loop(&mut app, &mut term, inputs)
         .await

@@ -140,6 +140,7 @@ fn console_config() -> ConsoleConfig {
         model: ModelConfig::default(),
         monitor: MonitorConfig::new(Subjects::new("default")),
         no_color: true,
+        readonly: false,
     }
 }
 

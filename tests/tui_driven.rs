@@ -433,3 +433,62 @@ fn quitting_with_the_embedded_host_on_an_unreachable_nats_finishes() {
         "the host finished its own stop, the console did not abandon it:\n{logged}"
     );
 }
+
+/// The console acts through the lattice's front door: `:scale hello 3` typed in a console
+/// whose embedded host runs on a real nats-server leaves as `cmd.{host}.scale` on the bus,
+/// the footer shows the outcome, and a separate `snapshot --json` over NATS (outside the
+/// console) sees the three instances.
+#[test]
+fn a_typed_scale_reaches_the_host_over_the_lattice_and_a_snapshot_sees_it() {
+    let nats = NatsServer::start();
+    let hello = common::actors::actor_wasm("hello");
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("console.log");
+    let pane = Pane::start(&format!(
+        "env NO_COLOR=1 RUST_BACKTRACE=0 {BIN} --nats {} --lattice acts --actor {} \
+         --http 127.0.0.1:{port} --log-file {}",
+        nats.url(),
+        hello.display(),
+        log.display()
+    ));
+    pane.wait_for("the embedded host running its actor", |s| {
+        s.contains("hosts 1") && s.contains("actors 1 (1 instance)")
+    });
+    pane.keys(":");
+    pane.wait_for("the command line", |s| {
+        s.contains(": run") || s.contains("Enter run")
+    });
+    pane.keys("scale hello 3");
+    pane.keys("Enter");
+    pane.wait_for("the outcome on the status line", |s| {
+        s.contains("scale hello 3: 3 running")
+    });
+    let out = Command::new(BIN)
+        .args([
+            "snapshot",
+            "--json",
+            "--nats",
+            &nats.url(),
+            "--lattice",
+            "acts",
+        ])
+        .output()
+        .expect("snapshot");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let counts: Vec<u64> = model["hosts"]
+        .as_object()
+        .expect("hosts")
+        .values()
+        .flat_map(|h| h["actors"].as_object().cloned().unwrap_or_default())
+        .map(|(_, a)| a["instances"].as_object().map_or(0, |i| i.len() as u64))
+        .collect();
+    assert_eq!(counts, [3], "the snapshot from outside: {model:#}");
+    pane.keys("q");
+    pane.wait_for("the console to exit", |s| s.contains("EXIT="));
+}

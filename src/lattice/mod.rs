@@ -7,4 +7,5 @@
 pub mod bus;
 pub mod monitor;
 pub mod protocol;
+pub mod requests;
 pub mod subjects;

@@ -4,6 +4,7 @@
 //! Pure: depends only on `lattice::protocol` wire types, serde and chrono data types. No I/O,
 //! no clock, no tokio, no logging; `now` is always passed in.
 
+pub mod command;
 pub mod model;
 pub mod reduce;
 pub mod summary;

@@ -1,6 +1,6 @@
 //! The footer: key hints for the current mode (generated from the keymap's binding table),
-//! the filter being typed with its cursor, and on the right the active filters and the Events
-//! tab's follow state.
+//! the filter or command line being typed with its cursor, a confirmation question, the last
+//! action's status, and on the right the active filters and the Events tab's follow state.
 //!
 //! Pure rendering: no I/O.
 
@@ -46,9 +46,42 @@ pub(crate) fn render(
             }
             spans
         }
+        Mode::Command => {
+            let text = view.command_text();
+            let mut spans = vec![
+                Span::styled(":", theme.key),
+                Span::styled(text.to_string(), theme.filter),
+                Span::raw("  "),
+            ];
+            spans.extend(hints(theme, Mode::Command));
+            let x = left_area.x.saturating_add(1 + width(text) as u16);
+            if left_area.width > 0 && x < left_area.right() {
+                frame.set_cursor_position(Position::new(x, left_area.y));
+            }
+            spans
+        }
+        Mode::Confirm => {
+            let mut spans = vec![
+                Span::styled(view.question().unwrap_or_default().to_string(), theme.warn),
+                Span::raw("  "),
+            ];
+            spans.extend(hints(theme, Mode::Confirm));
+            spans
+        }
         Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
         Mode::Build => vec![Span::styled("any key closes the build output", theme.dim)],
-        Mode::Normal => hints(theme, Mode::Normal),
+        Mode::Normal => match view.status() {
+            // The last action's progress or outcome, until the next one.
+            Some(status) => {
+                let mut spans = vec![
+                    Span::styled(status.to_string(), theme.filter),
+                    Span::raw("  "),
+                ];
+                spans.extend(hints(theme, Mode::Normal));
+                spans
+            }
+            None => hints(theme, Mode::Normal),
+        },
     };
     frame.render_widget(Paragraph::new(Line::from(left)), left_area);
     frame.render_widget(

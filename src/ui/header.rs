@@ -23,8 +23,13 @@ pub const APP_NAME: &str = "lattice-tui";
 const SEP: &str = " │ ";
 
 /// Draws the two header lines into `area` (one line if that is all there is).
-pub(crate) fn render(frame: &mut Frame, area: Rect, model: &Lattice, theme: &Theme) {
-    let lines = vec![connection_line(model, theme), counts_line(model, theme)];
+pub(crate) fn render(frame: &mut Frame, area: Rect, model: &Lattice, view: &ViewState) {
+    let theme = view.theme();
+    let mut first = connection_line(model, theme);
+    if view.readonly() {
+        first.spans.insert(1, Span::styled(" READONLY", theme.warn));
+    }
+    let lines = vec![first, counts_line(model, theme)];
     frame.render_widget(Paragraph::new(lines), area);
 }
 

@@ -61,6 +61,26 @@ pub enum Action {
     OpenBuild,
     /// Close the build output.
     CloseBuild,
+    /// Open the `:` command line.
+    StartCommand,
+    /// Append a character to the command line.
+    CommandInput(char),
+    /// Delete the command line's last character.
+    CommandBackspace,
+    /// Complete the command name (Tab).
+    CommandComplete,
+    /// The previous line of the history (↑).
+    CommandOlder,
+    /// The next line of the history (↓).
+    CommandNewer,
+    /// Run the command line (Enter).
+    CommandSubmit,
+    /// Close the command line without running it (Esc).
+    CommandCancel,
+    /// Confirm the action asked about (`y`).
+    ConfirmYes,
+    /// Cancel the action asked about (any other key).
+    ConfirmNo,
 }
 
 /// Which keys are live: tables, the filter line, or the help overlay.
@@ -75,6 +95,10 @@ pub enum Mode {
     Help,
     /// The dev build's output is open.
     Build,
+    /// Typing a command after `:`.
+    Command,
+    /// A destructive action waits for `y`.
+    Confirm,
 }
 
 /// Where a binding applies.
@@ -170,6 +194,8 @@ pub enum Bound {
     PerKey(&'static [Action]),
     /// [`Action::FilterInput`] with the typed character.
     Type,
+    /// [`Action::CommandInput`] with the typed character.
+    TypeCommand,
 }
 
 /// One row of the binding table.
@@ -218,6 +244,8 @@ const NORMAL: Scope = Scope::In(Mode::Normal);
 const FILTER: Scope = Scope::In(Mode::Filter);
 const HELP: Scope = Scope::In(Mode::Help);
 const BUILD: Scope = Scope::In(Mode::Build);
+const COMMAND: Scope = Scope::In(Mode::Command);
+const CONFIRM: Scope = Scope::In(Mode::Confirm);
 
 /// Every key binding, in help order. The first match wins, global bindings first.
 pub const BINDINGS: &[Binding] = &[
@@ -327,6 +355,13 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         NORMAL,
+        &[Key::Char(':')],
+        Action::StartCommand,
+        "command line (Tab completes, ↑↓ history)",
+        Some("command"),
+    ),
+    bind(
+        NORMAL,
         &[Key::Char('/')],
         Action::StartFilter,
         "filter rows (ignores case)",
@@ -389,6 +424,69 @@ pub const BINDINGS: &[Binding] = &[
         hint: None,
     },
     bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Enter)],
+        Action::CommandSubmit,
+        "run the command",
+        Some("run"),
+    ),
+    bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Esc)],
+        Action::CommandCancel,
+        "close without running",
+        Some("cancel"),
+    ),
+    bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Tab)],
+        Action::CommandComplete,
+        "complete the command name",
+        Some("complete"),
+    ),
+    bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Up)],
+        Action::CommandOlder,
+        "previous command",
+        None,
+    ),
+    bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Down)],
+        Action::CommandNewer,
+        "next command",
+        None,
+    ),
+    bind(
+        COMMAND,
+        &[Key::Code(KeyCode::Backspace)],
+        Action::CommandBackspace,
+        "delete the last character",
+        None,
+    ),
+    Binding {
+        scope: COMMAND,
+        keys: &[Key::AnyChar],
+        bound: Bound::TypeCommand,
+        help: "type a command (:q quits)",
+        hint: None,
+    },
+    bind(
+        CONFIRM,
+        &[Key::Char('y')],
+        Action::ConfirmYes,
+        "yes, do it",
+        Some("yes"),
+    ),
+    bind(
+        CONFIRM,
+        &[Key::Any],
+        Action::ConfirmNo,
+        "anything else cancels",
+        Some("cancel"),
+    ),
+    bind(
         HELP,
         &[Key::Any],
         Action::CloseHelp,
@@ -424,8 +522,9 @@ pub fn action(mode: Mode, key: &KeyEvent) -> Option<Action> {
                 (Bound::Do(a), _) => Some(a),
                 (Bound::PerKey(actions), _) => actions.get(n).copied(),
                 (Bound::Type, Some(c)) => Some(Action::FilterInput(c)),
+                (Bound::TypeCommand, Some(c)) => Some(Action::CommandInput(c)),
                 // A Type binding only ever has AnyChar keys, which always yield a character.
-                (Bound::Type, None) => None,
+                (Bound::Type | Bound::TypeCommand, None) => None,
             })
     })
 }
@@ -438,6 +537,8 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::In(Mode::Filter) => "Typing a filter (after /)",
         Scope::In(Mode::Help) => "This help",
         Scope::In(Mode::Build) => "Build output (after b)",
+        Scope::In(Mode::Command) => "Command line (after :)",
+        Scope::In(Mode::Confirm) => "Confirming an action",
     }
 }
 
@@ -591,5 +692,29 @@ mod tests {
         assert_eq!(Key::Code(KeyCode::Esc).label(), "Esc");
         assert_eq!(BINDINGS[6].keys_label(), "j ↓");
         assert_eq!(BINDINGS[5].keys_label(), "1 2 3 4 5");
+    }
+
+    #[test]
+    fn the_command_line_and_the_confirmation_keys() {
+        use Action as A;
+        use Mode::{Command, Confirm, Normal};
+        let cases: Vec<(Mode, KeyEvent, Option<Action>)> = vec![
+            (Normal, ch(':'), Some(A::StartCommand)),
+            (Command, ch('q'), Some(A::CommandInput('q'))),
+            (Command, ch(':'), Some(A::CommandInput(':'))),
+            (Command, code(KeyCode::Enter), Some(A::CommandSubmit)),
+            (Command, code(KeyCode::Esc), Some(A::CommandCancel)),
+            (Command, code(KeyCode::Tab), Some(A::CommandComplete)),
+            (Command, code(KeyCode::Up), Some(A::CommandOlder)),
+            (Command, code(KeyCode::Down), Some(A::CommandNewer)),
+            (Command, code(KeyCode::Backspace), Some(A::CommandBackspace)),
+            (Confirm, ch('y'), Some(A::ConfirmYes)),
+            (Confirm, ch('Y'), Some(A::ConfirmNo)),
+            (Confirm, ch('n'), Some(A::ConfirmNo)),
+            (Confirm, code(KeyCode::Enter), Some(A::ConfirmNo)),
+        ];
+        for (mode, ev, want) in cases {
+            assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@
 
 mod actors;
 mod build;
+pub mod command_line;
 mod detail;
 mod events;
 mod footer;
@@ -62,14 +63,14 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, model, view.theme());
+    header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
     let follow = body(frame, body_area, model, view, now);
     footer::render(frame, footer_area, model, view, follow);
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
         Mode::Build => build::render(frame, area, model, view.theme(), now),
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm => {}
     }
 }
 

@@ -10,6 +10,7 @@ use ratatui::crossterm::event::KeyEvent;
 
 use crate::state::Lattice;
 
+use super::command_line::CommandLine;
 use super::keymap::{self, Action, Mode};
 use super::rows::{RowFilter, RowKey, Rows};
 use super::theme::Theme;
@@ -138,6 +139,18 @@ pub struct ViewState {
     theme: Theme,
     /// Table rows visible in the last frame (the page size).
     page: usize,
+    /// The `:` command line.
+    command: CommandLine,
+    /// A line submitted with Enter, until the App takes it.
+    submitted: Option<String>,
+    /// The question of a destructive action waiting for `y`.
+    question: Option<String>,
+    /// The answer to it, until the App takes it.
+    answer: Option<bool>,
+    /// The status line: the last action's progress or outcome, or an error.
+    status: Option<String>,
+    /// The console refuses mutating actions (shown in the header).
+    readonly: bool,
 }
 
 impl Default for ViewState {
@@ -160,7 +173,60 @@ impl ViewState {
             show_detail: true,
             theme: Theme::for_no_color(no_color),
             page: DEFAULT_PAGE,
+            command: CommandLine::default(),
+            submitted: None,
+            question: None,
+            answer: None,
+            status: None,
+            readonly: false,
         }
+    }
+
+    /// Marks the console read-only (the header says so).
+    pub fn set_readonly(&mut self, readonly: bool) {
+        self.readonly = readonly;
+    }
+
+    /// Whether the console is read-only.
+    pub fn readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// The command line being typed.
+    pub fn command_text(&self) -> &str {
+        self.command.text()
+    }
+
+    /// The line submitted with Enter, once (the App runs it).
+    pub fn take_submitted(&mut self) -> Option<String> {
+        self.submitted.take()
+    }
+
+    /// Asks `question`: the next key answers (`y` yes, anything else no).
+    pub fn ask(&mut self, question: String) {
+        self.question = Some(question);
+        self.answer = None;
+        self.mode = Mode::Confirm;
+    }
+
+    /// The question being asked, if any.
+    pub fn question(&self) -> Option<&str> {
+        self.question.as_deref()
+    }
+
+    /// The answer to the last question, once.
+    pub fn take_answer(&mut self) -> Option<bool> {
+        self.answer.take()
+    }
+
+    /// Sets the status line.
+    pub fn set_status(&mut self, text: impl Into<String>) {
+        self.status = Some(text.into());
+    }
+
+    /// The status line, if any.
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
     }
 
     /// The active tab.
@@ -281,6 +347,37 @@ impl ViewState {
                 self.tabs[self.tab.index()].filter = std::mem::take(&mut self.filter_before_edit);
                 self.mode = Mode::Normal;
                 Outcome::DIRTY
+            }
+            Action::StartCommand => {
+                self.command.open();
+                self.set_mode(Mode::Command)
+            }
+            Action::CommandInput(c) => {
+                self.command.push(c);
+                Outcome::DIRTY
+            }
+            Action::CommandBackspace => Outcome::dirty_if(self.command.backspace()),
+            Action::CommandComplete => {
+                let several = self.command.complete();
+                if !several.is_empty() {
+                    self.status = Some(several.join("  "));
+                }
+                Outcome::DIRTY
+            }
+            Action::CommandOlder => Outcome::dirty_if(self.command.older()),
+            Action::CommandNewer => Outcome::dirty_if(self.command.newer()),
+            Action::CommandSubmit => {
+                let line = self.command.submit();
+                if !line.is_empty() {
+                    self.submitted = Some(line);
+                }
+                self.set_mode(Mode::Normal)
+            }
+            Action::CommandCancel => self.set_mode(Mode::Normal),
+            Action::ConfirmYes | Action::ConfirmNo => {
+                self.answer = Some(action == Action::ConfirmYes);
+                self.question = None;
+                self.set_mode(Mode::Normal)
             }
             Action::ToggleFollow => {
                 if self.tab != Tab::Events {

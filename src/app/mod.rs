@@ -30,6 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+pub mod act;
+
 use crate::host::HostHandle;
 use crate::ingest::ingest;
 use crate::lattice::bus::Bus;
@@ -50,6 +52,8 @@ const INPUT_QUEUE: usize = 64;
 /// Monitor messages buffered before the monitor waits; beyond that the event subscription's
 /// own bounded buffer absorbs bursts, and what it drops is counted and resynced.
 const MONITOR_QUEUE: usize = 1024;
+/// Replies to actions buffered before their tasks wait.
+const ACT_QUEUE: usize = 64;
 /// Monitor messages applied per loop turn before input and frames get a chance again.
 const BATCH: usize = 256;
 
@@ -64,6 +68,8 @@ pub struct ConsoleConfig {
     pub monitor: MonitorConfig,
     /// Plain theme (NO_COLOR).
     pub no_color: bool,
+    /// Refuse every mutating action (`--readonly`).
+    pub readonly: bool,
 }
 
 /// Inputs of the App.
@@ -79,6 +85,8 @@ pub enum Msg {
     Tick,
     /// The embedded host's own facts (calls per actor).
     Local(LocalHost),
+    /// What came back for an action's request.
+    Act(act::ActMsg),
     /// The dev build runner reported something (`command` names the build).
     Build {
         /// The build command.
@@ -101,6 +109,8 @@ pub struct App {
     /// Turns of the loop so far (each turn handles one input, batch, tick or frame). Lets a
     /// test tell a waiting loop from a spinning one.
     pub turns: u64,
+    /// The actions typed on the `:` line, and the requests they wait to send.
+    pub actions: act::Actions,
 }
 
 impl App {
@@ -109,12 +119,15 @@ impl App {
         let mut model = Lattice::new(&cfg.lattice, cfg.model.clone());
         model.connection.transport = transport;
         model.connection.state = "connecting".to_string();
+        let mut view = ViewState::new(cfg.no_color);
+        view.set_readonly(cfg.readonly);
         Self {
             model,
-            view: ViewState::new(cfg.no_color),
+            view,
             dirty: true,
             quit: false,
             turns: 0,
+            actions: act::Actions::new(&cfg.lattice, cfg.readonly),
         }
     }
 
@@ -136,10 +149,30 @@ impl App {
                 let out = self.view.handle_key(&key, &self.model);
                 self.quit |= out.quit;
                 self.dirty |= out.dirty;
+                if let Some(line) = self.view.take_submitted() {
+                    self.run_line(&line, now);
+                }
+                if let Some(yes) = self.view.take_answer() {
+                    self.actions.answer(yes, &mut self.view, now);
+                    self.dirty = true;
+                }
             }
             Msg::Input(Event::Resize(..)) => self.dirty = true,
             Msg::Input(_) => {}
-            Msg::Monitor(m) => self.dirty |= ingest(&mut self.model, m, now),
+            Msg::Monitor(m) => {
+                let event = match &m {
+                    MonitorMsg::Event(ev) => Some(std::sync::Arc::clone(ev)),
+                    _ => None,
+                };
+                self.dirty |= ingest(&mut self.model, m, now);
+                if let Some(ev) = event {
+                    self.actions.on_event(&ev, &self.model, &mut self.view);
+                }
+            }
+            Msg::Act(m) => {
+                self.actions.on_msg(m, &mut self.view);
+                self.dirty = true;
+            }
             Msg::MonitorStopped(why) => {
                 tracing::error!(reason = %why, "lattice monitor stopped");
                 self.model.connection.last_error = Some(format!("event monitor stopped: {why}"));
@@ -153,10 +186,39 @@ impl App {
             }
             Msg::Tick => {
                 state::tick(&mut self.model, now);
+                self.actions.tick(now, &mut self.view);
                 // Relative times ("12s ago", uptime) move every second.
                 self.dirty = true;
             }
         }
+    }
+}
+
+impl App {
+    /// Runs a line submitted on the `:` command line.
+    fn run_line(&mut self, line: &str, now: Timestamp) {
+        use crate::state::command::View;
+        use crate::ui::keymap::Action;
+        use crate::ui::view_state::Tab;
+        self.dirty = true;
+        let tab = match self.actions.submit(line, &self.model, &mut self.view, now) {
+            act::Submitted::Done => return,
+            act::Submitted::Quit => {
+                self.quit = true;
+                return;
+            }
+            act::Submitted::View(View::Hosts) => Tab::Hosts,
+            act::Submitted::View(View::Actors) => Tab::Actors,
+            act::Submitted::View(View::Providers) => Tab::Providers,
+            act::Submitted::View(View::Links) => Tab::Links,
+            act::Submitted::View(View::Events) => Tab::Events,
+            act::Submitted::View(View::Logs) => {
+                self.view
+                    .set_status(":logs: the logs view is not built yet");
+                return;
+            }
+        };
+        let _ = self.view.apply(Action::GoTab(tab), &self.model);
     }
 }
 
@@ -214,6 +276,8 @@ pub struct Inputs<'a> {
     pub subscribed: Option<oneshot::Sender<()>>,
     /// Resolves when the console must stop from outside (SIGTERM, SIGINT).
     pub stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+    /// The lattice the console's actions are sent on; without it they fail at once.
+    pub bus: Option<Bus>,
 }
 
 /// The next item of an optional channel; pending forever without one. Returns `None` once
@@ -276,6 +340,7 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
         host,
         subscribed,
         stop: Box::pin(async move { signals.recv().await }),
+        bus: Some(bus.clone()),
     };
     let result = run_loop(&mut app, &mut terminal, inputs).await;
 
@@ -314,7 +379,12 @@ where
         host,
         mut subscribed,
         mut stop,
+        bus,
     } = inputs;
+    // Replies to the actions' requests; each request runs in a task of its own, so a slow
+    // host never holds the loop. Bounded: a task waits for room (actions come at typing
+    // speed and at most `act::MAX_RUNNING` are followed).
+    let (act_tx, mut act_rx) = mpsc::channel::<act::ActMsg>(ACT_QUEUE);
     let (build_command, mut build_rx) = match build {
         Some((c, rx)) => (c, Some(rx)),
         None => (String::new(), None),
@@ -327,9 +397,21 @@ where
 
     let result: anyhow::Result<()> = loop {
         app.turns = app.turns.saturating_add(1);
+        for effect in app.actions.effects.drain(..) {
+            let tx = act_tx.clone();
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                let msg = match bus {
+                    Some(bus) => act::execute(&bus, effect).await,
+                    None => act::no_bus(effect),
+                };
+                let _ = tx.send(msg).await;
+            });
+        }
         tokio::select! {
             biased;
             () = &mut stop => break Ok(()),
+            Some(m) = act_rx.recv() => app.update(Msg::Act(m), Utc::now()),
             ev = input.recv() => match ev {
                 Some(Ok(ev)) => app.update(Msg::Input(ev), Utc::now()),
                 Some(Err(e)) => break Err(e).context("reading terminal input failed"),
@@ -501,6 +583,7 @@ mod tests {
             model: ModelConfig::default(),
             monitor: MonitorConfig::new(Subjects::new("default")),
             no_color: true,
+            readonly: false,
         };
         App::new(&cfg, "in-process".into())
     }
