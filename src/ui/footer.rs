@@ -31,35 +31,22 @@ pub(crate) fn render(
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_width)]).areas(area);
     let left = match view.mode() {
-        Mode::Filter => {
-            let text = view.text_filter();
-            let mut spans = vec![
-                Span::styled("/", theme.key),
-                Span::styled(text.to_string(), theme.filter),
-                Span::raw("  "),
-            ];
-            spans.extend(hints(theme, Mode::Filter));
-            // Cursor right after the typed text.
-            let x = left_area.x.saturating_add(1 + width(text) as u16);
-            if left_area.width > 0 && x < left_area.right() {
-                frame.set_cursor_position(Position::new(x, left_area.y));
-            }
-            spans
-        }
-        Mode::Command => {
-            let text = view.command_text();
-            let mut spans = vec![
-                Span::styled(":", theme.key),
-                Span::styled(text.to_string(), theme.filter),
-                Span::raw("  "),
-            ];
-            spans.extend(hints(theme, Mode::Command));
-            let x = left_area.x.saturating_add(1 + width(text) as u16);
-            if left_area.width > 0 && x < left_area.right() {
-                frame.set_cursor_position(Position::new(x, left_area.y));
-            }
-            spans
-        }
+        Mode::Filter => typed_line(
+            frame,
+            left_area,
+            theme,
+            "/",
+            view.text_filter(),
+            Mode::Filter,
+        ),
+        Mode::Command => typed_line(
+            frame,
+            left_area,
+            theme,
+            ":",
+            view.command_text(),
+            Mode::Command,
+        ),
         Mode::Confirm => {
             let mut spans = vec![
                 Span::styled(view.question().unwrap_or_default().to_string(), theme.warn),
@@ -88,6 +75,29 @@ pub(crate) fn render(
         Paragraph::new(Line::from(right).right_aligned()),
         right_area,
     );
+}
+
+/// A line being typed after its `prompt` (the filter after `/`, a command after `:`), with
+/// the terminal cursor right after the text and the hints of `mode`.
+fn typed_line(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    prompt: &'static str,
+    text: &str,
+    mode: Mode,
+) -> Vec<Span<'static>> {
+    let mut spans = vec![
+        Span::styled(prompt, theme.key),
+        Span::styled(text.to_string(), theme.filter),
+        Span::raw("  "),
+    ];
+    spans.extend(hints(theme, mode));
+    let x = area.x.saturating_add((width(prompt) + width(text)) as u16);
+    if area.width > 0 && x < area.right() {
+        frame.set_cursor_position(Position::new(x, area.y));
+    }
+    spans
 }
 
 /// `key hint` pairs of the bindings of `mode` that have a footer hint.
