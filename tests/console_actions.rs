@@ -8,12 +8,11 @@ use bytes::Bytes;
 use chrono::{Duration, TimeZone, Utc};
 use lattice_tui::app::act::{ActMsg, Effect};
 use lattice_tui::app::{App, ConsoleConfig, Msg};
-use lattice_tui::lattice::monitor::{MonitorConfig, MonitorMsg};
+use lattice_tui::lattice::monitor::MonitorMsg;
 use lattice_tui::lattice::protocol::{
     ActorEventClaims, ActorStarted, EventData, HeartbeatActors, HostHeartbeat, LatticeEvent,
 };
-use lattice_tui::lattice::subjects::Subjects;
-use lattice_tui::state::{ModelConfig, Timestamp};
+use lattice_tui::state::Timestamp;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{Value, json};
 
@@ -26,11 +25,9 @@ fn t(s: i64) -> Timestamp {
 
 fn app(readonly: bool) -> App {
     let cfg = ConsoleConfig {
-        lattice: "default".into(),
-        model: ModelConfig::default(),
-        monitor: MonitorConfig::new(Subjects::new("default")),
         no_color: true,
         readonly,
+        ..ConsoleConfig::new("default")
     };
     let mut app = App::new(&cfg, "in-process".into());
     event(&mut app, 0, heartbeat(1), 0);

@@ -10,11 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::scaled;
 use lattice_tui::app::{self, App, ConsoleConfig, Inputs};
-use lattice_tui::lattice::monitor::MonitorConfig;
 use lattice_tui::lattice::protocol::{
     ActorDescription, ActorInstance, Host, HostInventory, LatticeEvent, LatticeSnapshot,
 };
-use lattice_tui::lattice::subjects::Subjects;
 use lattice_tui::state::{self, Lattice, ModelConfig};
 use lattice_tui::ui::{self, Action, Tab, ViewState};
 use ratatui::Terminal;
@@ -30,11 +28,8 @@ const HOST2: &str = "NCR3PIEXZULSRE25UO6UWZUQR4MQG5XH3VE65YNMAZ7Z5OGXDQ44A4MT";
 
 fn console() -> ConsoleConfig {
     ConsoleConfig {
-        lattice: "default".into(),
-        model: ModelConfig::default(),
-        monitor: MonitorConfig::new(Subjects::new("default")),
         no_color: true,
-        readonly: false,
+        ..ConsoleConfig::new("default")
     }
 }
 

@@ -136,11 +136,8 @@ fn tick_changes_a_hosts_status_only_at_the_boundaries_and_says_so() {
 
 fn console_config() -> ConsoleConfig {
     ConsoleConfig {
-        lattice: "default".into(),
-        model: ModelConfig::default(),
-        monitor: MonitorConfig::new(Subjects::new("default")),
         no_color: true,
-        readonly: false,
+        ..ConsoleConfig::new("default")
     }
 }
 

@@ -72,6 +72,19 @@ pub struct ConsoleConfig {
     pub readonly: bool,
 }
 
+impl ConsoleConfig {
+    /// Defaults for `lattice`: the model's and monitor's defaults, colours, actions allowed.
+    pub fn new(lattice: &str) -> Self {
+        Self {
+            lattice: lattice.to_owned(),
+            model: ModelConfig::default(),
+            monitor: MonitorConfig::new(crate::lattice::subjects::Subjects::new(lattice)),
+            no_color: false,
+            readonly: false,
+        }
+    }
+}
+
 /// Inputs of the App.
 #[derive(Debug)]
 pub enum Msg {
@@ -574,16 +587,12 @@ impl Signals {
 mod tests {
     use super::*;
     use crate::lattice::bus::{BusStatus, ConnectionState};
-    use crate::lattice::subjects::Subjects;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     fn app() -> App {
         let cfg = ConsoleConfig {
-            lattice: "default".into(),
-            model: ModelConfig::default(),
-            monitor: MonitorConfig::new(Subjects::new("default")),
             no_color: true,
-            readonly: false,
+            ..ConsoleConfig::new("default")
         };
         App::new(&cfg, "in-process".into())
     }
