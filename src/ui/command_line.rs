@@ -1,11 +1,14 @@
-//! The `:` command line being typed: its text, its history (↑/↓) and Tab completion of
-//! command names from the grammar's one table ([`crate::state::command::COMMANDS`]).
+//! The `:` command line being typed: its text, its history (↑/↓) and Tab completion — of
+//! command names and flags from the grammar's one table ([`crate::state::command::COMMANDS`]),
+//! and of the actors, providers and hosts the model knows where the usage expects one.
 //!
-//! Pure editing state; what a submitted line means is the App's (`actions`).
+//! Pure editing state; what a submitted line means is the App's (`actions`). File paths are
+//! not completed here: that would read the file system, which `ui/` never does.
 
 use std::collections::VecDeque;
 
-use crate::state::command::COMMANDS;
+use crate::state::Lattice;
+use crate::state::command::{COMMANDS, resolve, spec};
 
 /// Lines kept in the history; the oldest goes first.
 pub const HISTORY: usize = 100;
@@ -90,36 +93,62 @@ impl CommandLine {
         }
     }
 
-    /// Completes the command name being typed (the first word): to the only command that
-    /// starts so, or to the longest prefix all candidates share. Returns the candidates when
-    /// several remain (for the status line).
-    pub fn complete(&mut self) -> Vec<&'static str> {
-        if self.text.contains(char::is_whitespace) {
-            return Vec::new();
-        }
-        let typed = self.text.as_str();
-        let names: Vec<&'static str> = COMMANDS
-            .iter()
-            .map(|c| c.name)
-            .filter(|n| n.starts_with(typed))
+    /// Completes the word being typed: the command name (first word), a flag (`--…`), or an
+    /// actor, provider or host where the command's usage expects one (its id, or its name
+    /// when that is one word). A single candidate replaces the word (and a space follows);
+    /// several extend it to their common prefix and are returned, for the status line.
+    pub fn complete(&mut self, model: &Lattice) -> Vec<String> {
+        self.at = None;
+        let ends_in_space = self.text.ends_with(char::is_whitespace);
+        let words: Vec<&str> = self.text.split_whitespace().collect();
+        let (before, current) = match (words.split_last(), ends_in_space) {
+            (None, _) => (&words[..], ""),
+            (Some(_), true) => (&words[..], ""),
+            (Some((last, rest)), false) => (rest, *last),
+        };
+        let candidates: Vec<String> = match before.first() {
+            None => COMMANDS.iter().map(|c| c.name.to_owned()).collect(),
+            Some(name) => match spec(name) {
+                None => Vec::new(),
+                Some(c) if current.starts_with("--") => {
+                    c.flags.iter().map(|(f, _)| format!("--{f}")).collect()
+                }
+                Some(c) => match expected(c.usage, c.flags, &before[1..]) {
+                    Some("ACTOR") => actor_words(model),
+                    Some("PROVIDER") => provider_words(model),
+                    Some("HOST") => host_words(model),
+                    _ => Vec::new(),
+                },
+            },
+        };
+        let mut hits: Vec<String> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(current))
             .collect();
-        match names.as_slice() {
+        hits.sort();
+        hits.dedup();
+        let keep = self.text.len() - current.len();
+        match hits.as_slice() {
             [] => Vec::new(),
             [one] => {
-                self.text = format!("{one} ");
+                self.text.truncate(keep);
+                self.text.push_str(one);
+                self.text.push(' ');
                 Vec::new()
             }
             many => {
-                let common = many.iter().skip(1).fold(many[0], |acc, n| {
+                let common = many.iter().skip(1).fold(many[0].as_str(), |acc, n| {
                     let len = acc
-                        .chars()
+                        .char_indices()
                         .zip(n.chars())
-                        .take_while(|(a, b)| a == b)
-                        .count();
+                        .take_while(|((_, a), b)| a == b)
+                        .last()
+                        .map_or(0, |((i, a), _)| i + a.len_utf8());
                     &acc[..len]
                 });
-                if common.len() > self.text.len() {
-                    self.text = common.to_owned();
+                if common.len() > current.len() {
+                    self.text.truncate(keep);
+                    self.text.push_str(common);
                 }
                 many.to_vec()
             }
@@ -127,9 +156,74 @@ impl CommandLine {
     }
 }
 
+/// The placeholder of the usage the next positional word fills (`ACTOR`, `N`, …), given the
+/// words typed after the command name (flags and their values skipped).
+fn expected(
+    usage: &'static str,
+    flags: &[(&'static str, bool)],
+    typed: &[&str],
+) -> Option<&'static str> {
+    let mut words = typed.iter();
+    let mut positional = 0usize;
+    while let Some(w) = words.next() {
+        match w.strip_prefix("--") {
+            // `--flag VALUE`: the value is the next word; none yet means it is being typed.
+            Some(flag) if flags.iter().any(|(f, v)| *f == flag && *v) => {
+                if words.next().is_none() {
+                    return (flag == "host").then_some("HOST");
+                }
+            }
+            // A switch, or `--flag=VALUE`.
+            Some(_) => {}
+            None => positional += 1,
+        }
+    }
+    let mut depth = 0usize;
+    usage
+        .split_whitespace()
+        .filter(|w| {
+            let optional = depth > 0 || w.starts_with('[');
+            depth = (depth + w.matches('[').count()).saturating_sub(w.matches(']').count());
+            !optional
+        })
+        .nth(positional)
+}
+
+/// A name is offered when it is one word (the line splits on whitespace), the id always.
+fn words_of(id: &str, name: Option<&str>) -> Vec<String> {
+    let mut w = vec![id.to_owned()];
+    if let Some(n) = name.filter(|n| !n.is_empty() && !n.contains(char::is_whitespace)) {
+        w.push(n.to_owned());
+    }
+    w
+}
+
+fn actor_words(m: &Lattice) -> Vec<String> {
+    resolve::actors(m)
+        .iter()
+        .flat_map(|a| words_of(&a.id, a.name.as_deref()))
+        .collect()
+}
+
+fn provider_words(m: &Lattice) -> Vec<String> {
+    resolve::providers(m)
+        .iter()
+        .flat_map(|p| words_of(&p.public_key, p.name.as_deref()))
+        .collect()
+}
+
+fn host_words(m: &Lattice) -> Vec<String> {
+    m.hosts
+        .values()
+        .flat_map(|h| words_of(&h.id, Some(&h.friendly_name)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::state::command::tests::{ECHO, H2, model};
 
     fn typed(s: &str) -> CommandLine {
         let mut l = CommandLine::default();
@@ -142,30 +236,72 @@ mod tests {
     #[test]
     fn tab_completes_a_unique_name_and_extends_a_shared_prefix() {
         let mut l = typed("sc");
-        assert!(l.complete().is_empty());
+        assert!(
+            l.complete(&Lattice::new("default", Default::default()))
+                .is_empty()
+        );
         assert_eq!(l.text(), "scale ");
         let mut l = typed("st");
         assert_eq!(
-            l.complete(),
+            l.complete(&Lattice::new("default", Default::default())),
             [
                 "start-actor",
-                "stop-actor",
                 "start-provider",
-                "stop-provider",
-                "stop-host"
+                "stop-actor",
+                "stop-host",
+                "stop-provider"
             ]
         );
         assert_eq!(l.text(), "st");
         let mut l = typed("stop-");
-        assert_eq!(l.complete(), ["stop-actor", "stop-provider", "stop-host"]);
+        assert_eq!(
+            l.complete(&Lattice::new("default", Default::default())),
+            ["stop-actor", "stop-host", "stop-provider"]
+        );
         assert_eq!(l.text(), "stop-");
         let mut l = typed("start");
-        l.complete();
+        l.complete(&Lattice::new("default", Default::default()));
         assert_eq!(l.text(), "start-");
         // Only the command name completes.
         let mut l = typed("scale ec");
-        assert!(l.complete().is_empty());
+        assert!(
+            l.complete(&Lattice::new("default", Default::default()))
+                .is_empty()
+        );
         assert_eq!(l.text(), "scale ec");
+    }
+
+    #[test]
+    fn arguments_complete_from_the_model_where_the_usage_expects_them() {
+        let m = model();
+        let mut l = typed("scale ec");
+        assert!(l.complete(&m).is_empty());
+        assert_eq!(l.text(), "scale echo ");
+        let mut l = typed("scale MBEC");
+        l.complete(&m);
+        assert_eq!(l.text(), format!("scale {ECHO} "));
+        // Several: the common prefix, and the candidates for the status line.
+        let mut l = typed("stop-actor e");
+        assert_eq!(l.complete(&m), ["echo", "ever"]);
+        assert_eq!(l.text(), "stop-actor e");
+        // After --host, a host; after the actor, N: nothing to offer.
+        let mut l = typed("scale echo 2 --host t");
+        l.complete(&m);
+        assert_eq!(l.text(), "scale echo 2 --host two ");
+        let mut l = typed("scale echo ");
+        assert!(l.complete(&m).is_empty());
+        assert_eq!(l.text(), "scale echo ");
+        let mut l = typed("stop-host NAT");
+        l.complete(&m);
+        assert_eq!(l.text(), format!("stop-host {H2} "));
+        // A provider named with spaces is offered by id only.
+        let mut l = typed("stop-provider V");
+        l.complete(&m);
+        assert!(l.text().starts_with("stop-provider VAHTTP"), "{}", l.text());
+        // Flags.
+        let mut l = typed("start-actor a.wasm --w");
+        l.complete(&m);
+        assert_eq!(l.text(), "start-actor a.wasm --watch ");
     }
 
     #[test]

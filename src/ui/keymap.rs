@@ -441,7 +441,7 @@ pub const BINDINGS: &[Binding] = &[
         COMMAND,
         &[Key::Code(KeyCode::Tab)],
         Action::CommandComplete,
-        "complete the command name",
+        "complete a command, flag or name",
         Some("complete"),
     ),
     bind(

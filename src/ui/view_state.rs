@@ -358,7 +358,7 @@ impl ViewState {
             }
             Action::CommandBackspace => Outcome::dirty_if(self.command.backspace()),
             Action::CommandComplete => {
-                let several = self.command.complete();
+                let several = self.command.complete(model);
                 if !several.is_empty() {
                     self.status = Some(several.join("  "));
                 }
