@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use lattice_tui::lattice::bus::{Bus, BusError, BusOptions};
 
+pub mod tmux;
+
 /// How long a started server gets to accept TCP connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
