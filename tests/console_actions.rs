@@ -210,3 +210,170 @@ fn a_mistake_says_what_is_wrong() {
     type_line(&mut app, "scael echo 3");
     assert_eq!(status(&app), ":scael echo 3: unknown command `scael`");
 }
+
+const TWO: &str = "NATWOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Draws one frame, as the loop does: rendering resolves each tab's selected row.
+fn draw(app: &mut App) {
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).expect("test terminal");
+    term.draw(|f| lattice_tui::ui::render(f, &app.model, &mut app.view, t(2)))
+        .expect("draw");
+}
+
+/// The console's own entries in the Events tab: `(summary, level)`.
+fn action_entries(app: &App) -> Vec<(String, String)> {
+    app.model
+        .events
+        .entries
+        .iter()
+        .filter(|e| e.ty() == Some("console_action"))
+        .map(|e| (e.summary(None), format!("{:?}", e.level)))
+        .collect()
+}
+
+#[test]
+fn x_on_an_actor_row_stops_it_on_that_host_after_y() {
+    let mut app = app(false);
+    key(&mut app, KeyCode::Char('2'));
+    draw(&mut app);
+    key(&mut app, KeyCode::Char('x'));
+    assert!(app.actions.effects.is_empty(), "nothing before the answer");
+    assert_eq!(
+        app.view.question().unwrap_or_default(),
+        "Stop every instance of echo (MBECHOAAAA) on one (NAONEAAAAA)? [y/N]"
+    );
+    key(&mut app, KeyCode::Char('y'));
+    let (id, subject, body) = only_request(&mut app);
+    assert_eq!(subject, format!("wasmbus.ctl.default.cmd.{HOST}.sa"));
+    assert_eq!(
+        body,
+        json!({"actor_ref": ECHO, "count": 0, "host_id": HOST})
+    );
+    app.update(
+        Msg::Act(ActMsg::Reply {
+            id,
+            result: Ok(Bytes::from_static(
+                br#"{"accepted":false,"error":"no such actor"}"#,
+            )),
+        }),
+        t(3),
+    );
+    let label = "stop-actor echo --host one";
+    assert_eq!(status(&app), format!("{label}: refused: no such actor"));
+    // Each step is in the Events tab too; the refusal as an error.
+    assert_eq!(
+        action_entries(&app),
+        [
+            (format!("{label}: sent…"), "Info".to_owned()),
+            (
+                format!("{label}: refused: no such actor"),
+                "Error".to_owned()
+            )
+        ]
+    );
+    // The row key's command is in the history: ↑ on the command line brings it back.
+    key(&mut app, KeyCode::Char(':'));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.view.command_text(), label);
+}
+
+#[test]
+fn s_on_an_actor_row_opens_the_scale_for_that_host_and_waits_for_the_count() {
+    let mut app = app(false);
+    key(&mut app, KeyCode::Char('2'));
+    draw(&mut app);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.view.command_text(), "scale echo --host one ");
+    assert!(app.actions.effects.is_empty());
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Enter);
+    let (_, subject, body) = only_request(&mut app);
+    assert_eq!(subject, format!("wasmbus.ctl.default.cmd.{HOST}.scale"));
+    assert_eq!(body["count"], 4);
+}
+
+#[test]
+fn row_keys_on_a_readonly_console_are_refused_before_any_line_opens() {
+    let mut app = app(true);
+    key(&mut app, KeyCode::Char('2'));
+    draw(&mut app);
+    for k in ['x', 's', 'n', 'u', 'L'] {
+        key(&mut app, KeyCode::Char(k));
+        assert_eq!(
+            status(&app),
+            "refused: this console is read-only (--readonly)",
+            "key {k}"
+        );
+        assert_eq!(app.view.mode(), lattice_tui::ui::Mode::Normal, "key {k}");
+        assert!(app.actions.effects.is_empty(), "key {k}");
+    }
+}
+
+#[test]
+fn an_action_on_two_hosts_asks_which_and_goes_to_the_one_picked() {
+    let mut app = app(false);
+    let ev = LatticeEvent::new("ev-two", TWO, t(1), heartbeat(1));
+    app.update(Msg::Monitor(MonitorMsg::Event(Arc::new(ev))), t(1));
+    type_line(&mut app, "scale echo 2");
+    assert!(app.actions.effects.is_empty());
+    let question = app.view.question().unwrap_or_default().to_owned();
+    assert!(
+        question.starts_with(":scale echo 2: on which host? 1 one (NAONEAAAAA)  2 "),
+        "{question}"
+    );
+    assert_eq!(app.view.mode(), lattice_tui::ui::Mode::Pick);
+    key(&mut app, KeyCode::Char('2'));
+    let (_, subject, body) = only_request(&mut app);
+    assert_eq!(subject, format!("wasmbus.ctl.default.cmd.{TWO}.scale"));
+    assert_eq!(body["host_id"], TWO);
+    // A digit past the choices does nothing; Esc cancels.
+    type_line(&mut app, "scale echo 2");
+    key(&mut app, KeyCode::Char('7'));
+    assert_eq!(app.view.mode(), lattice_tui::ui::Mode::Pick);
+    key(&mut app, KeyCode::Esc);
+    assert!(app.actions.effects.is_empty());
+    assert_eq!(status(&app), ":scale echo 2: cancelled");
+}
+
+#[test]
+fn tab_on_a_ref_completes_a_file_path_from_the_console_s_directory_listing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("echo.wasm"), b"\0asm").expect("write");
+    std::fs::write(dir.path().join("echo.txt"), b"not an actor").expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    let mut app = app(false);
+    key(&mut app, KeyCode::Char(':'));
+    for c in format!("start-actor {}/e", dir.path().display()).chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.view.command_text(),
+        format!("start-actor {}/echo.wasm ", dir.path().display())
+    );
+    // After the path, a flag completes from the grammar as before.
+    for c in "--co".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.view.command_text(),
+        format!("start-actor {}/echo.wasm --count ", dir.path().display())
+    );
+    // Nothing matches: the line stays and the status says so.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    for c in format!("update-actor echo {}/zz", dir.path().display()).chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.view.command_text(),
+        format!("update-actor echo {}/zz", dir.path().display())
+    );
+    assert_eq!(
+        status(&app),
+        format!("no file matches {}/zz*", dir.path().display())
+    );
+}

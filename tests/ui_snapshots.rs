@@ -959,3 +959,42 @@ fn build_output_overlay_after_a_failed_build() {
     let _ = press(&mut v, &m, KeyCode::Char('x'));
     assert_eq!(v.mode(), Mode::Normal, "any key closes the build output");
 }
+
+#[test]
+fn events_tab_with_the_console_s_own_action_steps() {
+    let mut m = lattice();
+    lattice_tui::state::record_action(&mut m, "scale echo 3: sent…".into(), false, at(70));
+    lattice_tui::state::record_action(
+        &mut m,
+        "scale echo 3: timed out after 30 s: the count did not reach 3".into(),
+        true,
+        at(100),
+    );
+    let mut v = view_on(Tab::Events);
+    let term = wide(&m, &mut v);
+    let text = format!("{:?}", term.backend());
+    assert!(text.contains("console_action"), "{text}");
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
+fn a_host_pick_in_the_footer() {
+    let m = lattice();
+    let mut v = view_on(Tab::Actors);
+    v.ask_pick(
+        ":scale echo 2: on which host? 1 core (NCORE…)  2 edge (NEDGE…)".into(),
+        2,
+    );
+    let term = wide(&m, &mut v);
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
+fn a_row_key_opens_the_command_line_with_the_rows_command() {
+    let m = lattice();
+    let mut v = view_on(Tab::Actors);
+    wide(&m, &mut v);
+    let _ = press(&mut v, &m, KeyCode::Char('s'));
+    assert_eq!(v.mode(), ui::Mode::Command);
+    insta::assert_snapshot!(wide(&m, &mut v).backend());
+}

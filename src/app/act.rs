@@ -82,10 +82,18 @@ pub struct Actions {
     readonly: bool,
     next_id: u64,
     confirming: Option<Plan>,
+    /// A line that needs a host, and the hosts offered for it (numbered from 1).
+    picking: Option<(String, Vec<String>)>,
     running: VecDeque<Running>,
     /// Effects for the run loop to execute, in order.
     pub effects: Vec<Effect>,
+    /// Steps of actions for the Events tab, in order: `(line, failed)`. The App moves them
+    /// into the model's event log.
+    pub logged: Vec<(String, bool)>,
 }
+
+/// Hosts a pick offers (one digit each); with more, the user names one with `--host`.
+pub const MAX_PICK: usize = 9;
 
 /// What a submitted line asks of the App itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +115,10 @@ impl Actions {
             readonly,
             next_id: 0,
             confirming: None,
+            picking: None,
             running: VecDeque::new(),
             effects: Vec::new(),
+            logged: Vec::new(),
         }
     }
 
@@ -151,11 +161,24 @@ impl Actions {
                     .iter()
                     .map(|h| command::resolve::host_label(model, h))
                     .collect();
-                view.set_status(format!(
-                    ":{line}: it runs on {} hosts: {}; add --host HOST",
-                    hosts.len(),
-                    names.join(", ")
-                ));
+                if hosts.len() > MAX_PICK {
+                    view.set_status(format!(
+                        ":{line}: it runs on {} hosts: {}; add --host HOST",
+                        hosts.len(),
+                        names.join(", ")
+                    ));
+                } else {
+                    let numbered: Vec<String> = names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| format!("{} {n}", i + 1))
+                        .collect();
+                    view.ask_pick(
+                        format!(":{line}: on which host? {}", numbered.join("  ")),
+                        hosts.len(),
+                    );
+                    self.picking = Some((line.to_owned(), hosts));
+                }
             }
             Ok(Planned::Go(plan)) => match plan.confirm.clone() {
                 Some(question) => {
@@ -166,6 +189,29 @@ impl Actions {
             },
         }
         Submitted::Done
+    }
+
+    /// The answer to the host pick: the line runs again with `--host` of the chosen host.
+    pub fn pick(
+        &mut self,
+        choice: Option<usize>,
+        model: &Lattice,
+        view: &mut ViewState,
+        now: Timestamp,
+    ) -> Submitted {
+        let Some((line, hosts)) = self.picking.take() else {
+            return Submitted::Done;
+        };
+        match choice.and_then(|i| hosts.get(i)) {
+            Some(host) => {
+                let line = format!("{line} --host {}", command::quote(host));
+                self.submit(&line, model, view, now)
+            }
+            None => {
+                view.set_status(format!(":{line}: cancelled"));
+                Submitted::Done
+            }
+        }
     }
 
     /// The answer to the confirmation question.
@@ -204,7 +250,7 @@ impl Actions {
                 Some(place)
             }
         };
-        view.set_status(pending.line());
+        self.show(&pending, view);
         self.running.push_back(Running { id, pending, place });
     }
 
@@ -252,8 +298,18 @@ impl Actions {
                 }
             }
         }
-        view.set_status(r.pending.line());
+        let line = r.pending.line();
+        let failed = r.pending.status.is_failure();
+        view.set_status(line.clone());
+        self.logged.push((line, failed));
         self.retire();
+    }
+
+    /// Shows an action's progress on the status line and logs it for the Events tab.
+    fn show(&mut self, pending: &Pending, view: &mut ViewState) {
+        let line = pending.line();
+        view.set_status(line.clone());
+        self.logged.push((line, pending.status.is_failure()));
     }
 
     /// A lattice event (after the model took it).
@@ -261,7 +317,10 @@ impl Actions {
         let mut newest = None;
         for r in &mut self.running {
             if r.pending.event(ev) | r.pending.model(model) {
-                newest = Some(r.pending.line());
+                let line = r.pending.line();
+                self.logged
+                    .push((line.clone(), r.pending.status.is_failure()));
+                newest = Some(line);
             }
         }
         if let Some(line) = newest {
@@ -274,7 +333,10 @@ impl Actions {
     pub fn tick(&mut self, now: Timestamp, view: &mut ViewState) {
         for r in &mut self.running {
             if r.pending.tick(now) {
-                view.set_status(r.pending.line());
+                let line = r.pending.line();
+                self.logged
+                    .push((line.clone(), r.pending.status.is_failure()));
+                view.set_status(line);
             }
         }
         self.retire();

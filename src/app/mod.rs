@@ -31,6 +31,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 pub mod act;
+pub mod paths;
 
 use crate::host::HostHandle;
 use crate::ingest::ingest;
@@ -146,6 +147,15 @@ impl App {
 
     /// Applies one message received at `now`.
     pub fn update(&mut self, msg: Msg, now: Timestamp) {
+        self.apply(msg, now);
+        // The actions' steps go to the Events tab, after whatever the message changed.
+        for (line, failed) in self.actions.logged.drain(..) {
+            state::record_action(&mut self.model, line, failed, now);
+            self.dirty = true;
+        }
+    }
+
+    fn apply(&mut self, msg: Msg, now: Timestamp) {
         match msg {
             Msg::Input(Event::Key(key)) if key.kind == KeyEventKind::Press => {
                 // Debug builds only: a way for the driven-binary test to check that a panic
@@ -162,11 +172,20 @@ impl App {
                 let out = self.view.handle_key(&key, &self.model);
                 self.quit |= out.quit;
                 self.dirty |= out.dirty;
+                if let Some((typed, kind)) = self.view.take_path_request() {
+                    self.view.complete_path(paths::candidates(&typed, kind));
+                    self.dirty = true;
+                }
                 if let Some(line) = self.view.take_submitted() {
                     self.run_line(&line, now);
                 }
                 if let Some(yes) = self.view.take_answer() {
                     self.actions.answer(yes, &mut self.view, now);
+                    self.dirty = true;
+                }
+                if let Some(choice) = self.view.take_pick() {
+                    let submitted = self.actions.pick(choice, &self.model, &mut self.view, now);
+                    self.after_submit(submitted);
                     self.dirty = true;
                 }
             }
@@ -210,11 +229,17 @@ impl App {
 impl App {
     /// Runs a line submitted on the `:` command line.
     fn run_line(&mut self, line: &str, now: Timestamp) {
+        self.dirty = true;
+        let submitted = self.actions.submit(line, &self.model, &mut self.view, now);
+        self.after_submit(submitted);
+    }
+
+    /// What a submitted line asks of the App itself: quit, or show a view.
+    fn after_submit(&mut self, submitted: act::Submitted) {
         use crate::state::command::View;
         use crate::ui::keymap::Action;
         use crate::ui::view_state::Tab;
-        self.dirty = true;
-        let tab = match self.actions.submit(line, &self.model, &mut self.view, now) {
+        let tab = match submitted {
             act::Submitted::Done => return,
             act::Submitted::Quit => {
                 self.quit = true;

@@ -375,7 +375,18 @@ pub enum Logged {
         /// What was wrong.
         reason: String,
     },
+    /// A step of an action this console took: sent, acked, its outcome (`scale echo 3:
+    /// 3/3 running`). Source `console`, type `console_action`.
+    Action {
+        /// The status line it showed.
+        line: String,
+    },
 }
+
+/// The `source` of the console's own action entries.
+pub const CONSOLE_SOURCE: &str = "console";
+/// The type of the console's own action entries.
+pub const ACTION_TYPE: &str = "console_action";
 
 /// One entry of the event log. Its one-line summary is made on demand
 /// ([`LogEntry::summary`]): the console only ever shows a screenful of them.
@@ -396,7 +407,7 @@ impl LogEntry {
     pub fn id(&self) -> &str {
         match &self.what {
             Logged::Event(e) => &e.id,
-            Logged::Malformed { .. } => "",
+            Logged::Malformed { .. } | Logged::Action { .. } => "",
         }
     }
 
@@ -404,7 +415,7 @@ impl LogEntry {
     pub fn time(&self) -> Option<Timestamp> {
         match &self.what {
             Logged::Event(e) => e.time,
-            Logged::Malformed { .. } => None,
+            Logged::Malformed { .. } | Logged::Action { .. } => None,
         }
     }
 
@@ -413,6 +424,7 @@ impl LogEntry {
         match &self.what {
             Logged::Event(e) => &e.source,
             Logged::Malformed { source, .. } => source,
+            Logged::Action { .. } => CONSOLE_SOURCE,
         }
     }
 
@@ -421,6 +433,7 @@ impl LogEntry {
         match &self.what {
             Logged::Event(e) => e.kind(),
             Logged::Malformed { kind, .. } => *kind,
+            Logged::Action { .. } => EventKind::Unknown,
         }
     }
 
@@ -432,6 +445,7 @@ impl LogEntry {
                 _ => None,
             },
             Logged::Malformed { .. } => Some("malformed"),
+            Logged::Action { .. } => Some(ACTION_TYPE),
         }
     }
 
@@ -439,7 +453,7 @@ impl LogEntry {
     pub fn event(&self) -> Option<&LatticeEvent> {
         match &self.what {
             Logged::Event(e) => Some(e),
-            Logged::Malformed { .. } => None,
+            Logged::Malformed { .. } | Logged::Action { .. } => None,
         }
     }
 
@@ -448,6 +462,7 @@ impl LogEntry {
         match &self.what {
             Logged::Event(e) => super::summary::summary(names, e),
             Logged::Malformed { reason, .. } => reason.clone(),
+            Logged::Action { line } => line.clone(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! and of the actors, providers and hosts the model knows where the usage expects one.
 //!
 //! Pure editing state; what a submitted line means is the App's (`actions`). File paths are
-//! not completed here: that would read the file system, which `ui/` never does.
+//! not listed here (that would read the file system, which `ui/` never does): the line says
+//! where a path is wanted ([`CommandLine::wants_path`]) and completes from the App's listing.
 
 use std::collections::VecDeque;
 
@@ -53,11 +54,17 @@ impl CommandLine {
     pub fn submit(&mut self) -> String {
         let line = std::mem::take(&mut self.text).trim().to_owned();
         self.at = None;
-        if !line.is_empty() && self.history.front() != Some(&line) {
-            self.history.push_front(line.clone());
+        self.record(&line);
+        line
+    }
+
+    /// Records a line run without being typed (a row key's command) in the history.
+    pub fn record(&mut self, line: &str) {
+        let line = line.trim();
+        if !line.is_empty() && self.history.front().map(String::as_str) != Some(line) {
+            self.history.push_front(line.to_owned());
             self.history.truncate(HISTORY);
         }
-        line
     }
 
     /// One line back in the history (↑); `false` at the oldest.
@@ -97,15 +104,13 @@ impl CommandLine {
     /// actor, provider or host where the command's usage expects one (its id, or its name
     /// when that is one word). A single candidate replaces the word (and a space follows);
     /// several extend it to their common prefix and are returned, for the status line.
+    ///
+    /// Where the usage expects a file (`REF`), nothing is completed here:
+    /// [`CommandLine::wants_path`] says so and the App lists the directory, then calls
+    /// [`CommandLine::complete_path`].
     pub fn complete(&mut self, model: &Lattice) -> Vec<String> {
         self.at = None;
-        let ends_in_space = self.text.ends_with(char::is_whitespace);
-        let words: Vec<&str> = self.text.split_whitespace().collect();
-        let (before, current) = match (words.split_last(), ends_in_space) {
-            (None, _) => (&words[..], ""),
-            (Some(_), true) => (&words[..], ""),
-            (Some((last, rest)), false) => (rest, *last),
-        };
+        let (before, current) = self.split();
         let candidates: Vec<String> = match before.first() {
             None => COMMANDS.iter().map(|c| c.name.to_owned()).collect(),
             Some(name) => match spec(name) {
@@ -113,14 +118,63 @@ impl CommandLine {
                 Some(c) if current.starts_with("--") => {
                     c.flags.iter().map(|(f, _)| format!("--{f}")).collect()
                 }
-                Some(c) => match expected(c.usage, c.flags, &before[1..]) {
-                    Some("ACTOR") => actor_words(model),
-                    Some("PROVIDER") => provider_words(model),
-                    Some("HOST") => host_words(model),
-                    _ => Vec::new(),
-                },
+                Some(c) => {
+                    let typed: Vec<&str> = before[1..].iter().map(String::as_str).collect();
+                    match expected(c.usage, c.flags, &typed) {
+                        Some("ACTOR") => actor_words(model),
+                        Some("PROVIDER") => provider_words(model),
+                        Some("HOST") => host_words(model),
+                        _ => Vec::new(),
+                    }
+                }
             },
         };
+        self.take_hits(&current, candidates)
+    }
+
+    /// Where Tab should complete a file path: the partial path typed (maybe empty) and what
+    /// kind of file the command takes. `None` when the word being typed is no `REF`.
+    #[must_use]
+    pub fn wants_path(&self) -> Option<(String, PathKind)> {
+        let (before, current) = self.split();
+        let name = before.first()?;
+        let c = spec(name)?;
+        if current.starts_with("--") {
+            return None;
+        }
+        let typed: Vec<&str> = before[1..].iter().map(String::as_str).collect();
+        (expected(c.usage, c.flags, &typed) == Some("REF")).then(|| {
+            let kind = if name.contains("provider") {
+                PathKind::Provider
+            } else {
+                PathKind::Actor
+            };
+            (current, kind)
+        })
+    }
+
+    /// Completes the path being typed from `candidates` (paths as the App listed them; a
+    /// directory ends in `/`). A single file is followed by a space, a single directory is
+    /// not (the next Tab lists inside it). Several: the common prefix, and the candidates.
+    pub fn complete_path(&mut self, candidates: Vec<String>) -> Vec<String> {
+        self.at = None;
+        let (_, current) = self.split();
+        self.take_hits(&current, candidates)
+    }
+
+    /// The words before the one being typed, and that word (empty after a space).
+    fn split(&self) -> (Vec<String>, String) {
+        let ends_in_space = self.text.ends_with(char::is_whitespace);
+        let mut words: Vec<String> = self.text.split_whitespace().map(str::to_owned).collect();
+        let current = if ends_in_space || words.is_empty() {
+            String::new()
+        } else {
+            words.pop().unwrap_or_default()
+        };
+        (words, current)
+    }
+
+    fn take_hits(&mut self, current: &str, candidates: Vec<String>) -> Vec<String> {
         let mut hits: Vec<String> = candidates
             .into_iter()
             .filter(|c| c.starts_with(current))
@@ -133,7 +187,9 @@ impl CommandLine {
             [one] => {
                 self.text.truncate(keep);
                 self.text.push_str(one);
-                self.text.push(' ');
+                if !one.ends_with('/') {
+                    self.text.push(' ');
+                }
                 Vec::new()
             }
             many => {
@@ -154,6 +210,36 @@ impl CommandLine {
             }
         }
     }
+
+    /// What the next word fills, once the line ends in a space: the usage's placeholder
+    /// (`N`, `REF`, `PROVIDER`…), for the footer to show after the cursor. `None` while a word is
+    /// being typed or when every required word is there.
+    #[must_use]
+    pub fn placeholder(&self) -> Option<&'static str> {
+        let (before, current) = self.split();
+        if !current.is_empty() {
+            return None;
+        }
+        let c = spec(before.first()?)?;
+        let typed: Vec<&str> = before[1..].iter().map(String::as_str).collect();
+        expected(c.usage, c.flags, &typed)
+    }
+
+    /// Opens the line with `text` already typed (a row key's command, waiting for the rest).
+    pub fn open_with(&mut self, text: &str) {
+        self.text.clear();
+        self.text.push_str(text);
+        self.at = None;
+    }
+}
+
+/// What a `REF` names, so the App offers the right files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// An actor: `.wasm` files (and directories).
+    Actor,
+    /// A provider: any file (archives, executables) and directories.
+    Provider,
 }
 
 /// The placeholder of the usage the next positional word fills (`ACTOR`, `N`, …), given the
@@ -302,6 +388,17 @@ mod tests {
         let mut l = typed("start-actor a.wasm --w");
         l.complete(&m);
         assert_eq!(l.text(), "start-actor a.wasm --watch ");
+    }
+
+    #[test]
+    fn the_placeholder_names_the_next_required_word() {
+        assert_eq!(typed("scale echo --host one ").placeholder(), Some("N"));
+        assert_eq!(typed("scale ").placeholder(), Some("ACTOR"));
+        assert_eq!(typed("link echo ").placeholder(), Some("PROVIDER"));
+        assert_eq!(typed("start-actor --host one ").placeholder(), Some("REF"));
+        assert_eq!(typed("scale echo 3 ").placeholder(), None);
+        assert_eq!(typed("scale ec").placeholder(), None);
+        assert_eq!(typed("").placeholder(), None);
     }
 
     #[test]

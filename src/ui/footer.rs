@@ -37,6 +37,7 @@ pub(crate) fn render(
             theme,
             "/",
             view.text_filter(),
+            None,
             Mode::Filter,
         ),
         Mode::Command => typed_line(
@@ -45,14 +46,15 @@ pub(crate) fn render(
             theme,
             ":",
             view.command_text(),
+            view.command_placeholder(),
             Mode::Command,
         ),
-        Mode::Confirm => {
+        mode @ (Mode::Confirm | Mode::Pick) => {
             let mut spans = vec![
                 Span::styled(view.question().unwrap_or_default().to_string(), theme.warn),
                 Span::raw("  "),
             ];
-            spans.extend(hints(theme, Mode::Confirm));
+            spans.extend(hints(theme, mode));
             spans
         }
         Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
@@ -85,13 +87,18 @@ fn typed_line(
     theme: &Theme,
     prompt: &'static str,
     text: &str,
+    placeholder: Option<&'static str>,
     mode: Mode,
 ) -> Vec<Span<'static>> {
     let mut spans = vec![
         Span::styled(prompt, theme.key),
         Span::styled(text.to_string(), theme.filter),
-        Span::raw("  "),
     ];
+    // What the next word fills (a row key's command waiting for its count, say).
+    if let Some(p) = placeholder {
+        spans.push(Span::styled(format!("‹{p}›"), theme.dim));
+    }
+    spans.push(Span::raw("  "));
     spans.extend(hints(theme, mode));
     let x = area.x.saturating_add((width(prompt) + width(text)) as u16);
     if area.width > 0 && x < area.right() {

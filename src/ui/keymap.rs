@@ -7,6 +7,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::row_actions::RowVerb;
 use super::view_state::Tab;
 
 /// What a key asks the console to do.
@@ -81,6 +82,13 @@ pub enum Action {
     ConfirmYes,
     /// Cancel the action asked about (any other key).
     ConfirmNo,
+    /// Act on the selected row: its command, run or opened for the rest
+    /// ([`super::row_actions`]).
+    Row(RowVerb),
+    /// Choose answer N (1–9) of the question asked.
+    Pick(u8),
+    /// Cancel the question asked (any other key).
+    PickCancel,
 }
 
 /// Which keys are live: tables, the filter line, or the help overlay.
@@ -99,6 +107,8 @@ pub enum Mode {
     Command,
     /// A destructive action waits for `y`.
     Confirm,
+    /// An action waits for a numbered choice (which host).
+    Pick,
 }
 
 /// Where a binding applies.
@@ -121,6 +131,8 @@ pub enum Key {
     Code(KeyCode),
     /// Any character key without Ctrl or Alt; the character becomes the action's payload.
     AnyChar,
+    /// A digit 1–9; the digit becomes the action's payload.
+    Digit,
     /// Any key at all.
     Any,
 }
@@ -152,6 +164,15 @@ impl Key {
             Key::AnyChar => {
                 return (!ctrl_alt).then(|| Key::char_of(ev).map(Some)).flatten();
             }
+            Key::Digit => {
+                return (!ctrl_alt)
+                    .then(|| {
+                        Key::char_of(ev)
+                            .filter(|c| ('1'..='9').contains(c))
+                            .map(Some)
+                    })
+                    .flatten();
+            }
             Key::Any => true,
         };
         hit.then_some(None)
@@ -180,6 +201,7 @@ impl Key {
                 other => other.to_string(),
             },
             Key::AnyChar => "text".into(),
+            Key::Digit => "1-9".into(),
             Key::Any => "any key".into(),
         }
     }
@@ -196,6 +218,8 @@ pub enum Bound {
     Type,
     /// [`Action::CommandInput`] with the typed character.
     TypeCommand,
+    /// [`Action::Pick`] with the typed digit.
+    PickDigit,
 }
 
 /// One row of the binding table.
@@ -246,6 +270,7 @@ const HELP: Scope = Scope::In(Mode::Help);
 const BUILD: Scope = Scope::In(Mode::Build);
 const COMMAND: Scope = Scope::In(Mode::Command);
 const CONFIRM: Scope = Scope::In(Mode::Confirm);
+const PICK: Scope = Scope::In(Mode::Pick);
 
 /// Every key binding, in help order. The first match wins, global bindings first.
 pub const BINDINGS: &[Binding] = &[
@@ -389,6 +414,41 @@ pub const BINDINGS: &[Binding] = &[
         None,
     ),
     bind(
+        NORMAL,
+        &[Key::Char('n')],
+        Action::Row(RowVerb::New),
+        "start an actor, provider; new link",
+        Some("new"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('s')],
+        Action::Row(RowVerb::Scale),
+        "Actors: scale it (type N)",
+        Some("scale"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('u')],
+        Action::Row(RowVerb::Update),
+        "Actors: update it (type REF)",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('L')],
+        Action::Row(RowVerb::Link),
+        "Actors: link it to a provider",
+        None,
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('x')],
+        Action::Row(RowVerb::Stop),
+        "stop it (asks); Links: delete it",
+        Some("stop"),
+    ),
+    bind(
         FILTER,
         &[Key::Code(KeyCode::Enter)],
         Action::FilterKeep,
@@ -486,6 +546,20 @@ pub const BINDINGS: &[Binding] = &[
         "anything else cancels",
         Some("cancel"),
     ),
+    Binding {
+        scope: PICK,
+        keys: &[Key::Digit],
+        bound: Bound::PickDigit,
+        help: "go to the host of that number",
+        hint: Some("choose"),
+    },
+    bind(
+        PICK,
+        &[Key::Any],
+        Action::PickCancel,
+        "anything else cancels",
+        Some("cancel"),
+    ),
     bind(
         HELP,
         &[Key::Any],
@@ -523,8 +597,13 @@ pub fn action(mode: Mode, key: &KeyEvent) -> Option<Action> {
                 (Bound::PerKey(actions), _) => actions.get(n).copied(),
                 (Bound::Type, Some(c)) => Some(Action::FilterInput(c)),
                 (Bound::TypeCommand, Some(c)) => Some(Action::CommandInput(c)),
-                // A Type binding only ever has AnyChar keys, which always yield a character.
-                (Bound::Type | Bound::TypeCommand, None) => None,
+                (Bound::PickDigit, Some(c)) => c
+                    .to_digit(10)
+                    .and_then(|d| u8::try_from(d).ok())
+                    .map(Action::Pick),
+                // A Type binding only ever has AnyChar or Digit keys, which always yield a
+                // character.
+                (Bound::Type | Bound::TypeCommand | Bound::PickDigit, None) => None,
             })
     })
 }
@@ -539,6 +618,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::In(Mode::Build) => "Build output (after b)",
         Scope::In(Mode::Command) => "Command line (after :)",
         Scope::In(Mode::Confirm) => "Confirming an action",
+        Scope::In(Mode::Pick) => "Choosing a host",
     }
 }
 
@@ -611,7 +691,21 @@ mod tests {
             (Normal, ch('d'), Some(A::ToggleDetail)),
             (Normal, key(KeyCode::Char('d'), KeyModifiers::CONTROL), None),
             (Normal, key(KeyCode::Char('q'), KeyModifiers::ALT), None),
-            (Normal, ch('x'), None),
+            (Normal, ch('z'), None),
+            (Normal, ch('x'), Some(A::Row(RowVerb::Stop))),
+            (Normal, ch('s'), Some(A::Row(RowVerb::Scale))),
+            (Normal, ch('n'), Some(A::Row(RowVerb::New))),
+            (Normal, ch('u'), Some(A::Row(RowVerb::Update))),
+            (Normal, ch('L'), Some(A::Row(RowVerb::Link))),
+            (
+                Normal,
+                key(KeyCode::Char('l'), KeyModifiers::SHIFT),
+                Some(A::Row(RowVerb::Link)),
+            ),
+            (Mode::Pick, ch('1'), Some(A::Pick(1))),
+            (Mode::Pick, ch('9'), Some(A::Pick(9))),
+            (Mode::Pick, ch('0'), Some(A::PickCancel)),
+            (Mode::Pick, code(KeyCode::Esc), Some(A::PickCancel)),
             (Filter, ch('q'), Some(A::FilterInput('q'))),
             (Filter, ch('j'), Some(A::FilterInput('j'))),
             (Filter, ch('/'), Some(A::FilterInput('/'))),
@@ -664,6 +758,7 @@ mod tests {
                     Key::Ctrl(c) => key(KeyCode::Char(c), KeyModifiers::CONTROL),
                     Key::Code(c) => code(c),
                     Key::AnyChar => ch('z'),
+                    Key::Digit => ch('5'),
                     Key::Any => ch('z'),
                 };
                 let mode = match b.scope {

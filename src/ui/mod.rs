@@ -25,6 +25,7 @@ mod hosts;
 pub mod keymap;
 mod links;
 mod providers;
+pub mod row_actions;
 pub mod rows;
 mod table;
 pub mod theme;
@@ -70,7 +71,7 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
         Mode::Build => build::render(frame, area, model, view.theme(), now),
-        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm => {}
+        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm | Mode::Pick => {}
     }
 }
 

@@ -266,10 +266,11 @@ pub fn source_name<'a>(model: &'a Lattice, source: &'a str) -> &'a str {
         .unwrap_or_else(|| short_id(source))
 }
 
-/// The kind column of an event: `malformed` for undecodable messages, else the kind.
+/// The kind column of an event: `malformed` for undecodable messages, `console_action` for
+/// the console's own action steps, else the kind.
 pub fn event_kind(e: &LogEntry) -> &str {
     match e.ty() {
-        Some("malformed") => "malformed",
+        Some(ty @ ("malformed" | crate::state::ACTION_TYPE)) => ty,
         _ => e.kind().as_str(),
     }
 }

@@ -10,8 +10,9 @@ use ratatui::crossterm::event::KeyEvent;
 
 use crate::state::Lattice;
 
-use super::command_line::CommandLine;
+use super::command_line::{CommandLine, PathKind};
 use super::keymap::{self, Action, Mode};
+use super::row_actions::{self, RowVerb};
 use super::rows::{RowFilter, RowKey, Rows};
 use super::theme::Theme;
 
@@ -151,6 +152,20 @@ pub struct ViewState {
     status: Option<String>,
     /// The console refuses mutating actions (shown in the header).
     readonly: bool,
+    /// A pick among numbered choices (the hosts an action could go to), its answer, and a
+    /// path completion the App is to list files for.
+    acting: Acting,
+}
+
+/// The state of the row keys' and the command line's requests to the App.
+#[derive(Debug, Clone, Default)]
+struct Acting {
+    /// Choices of the pick being asked (its question is [`ViewState::question`]).
+    choices: usize,
+    /// The answer: `Some(None)` cancelled, `Some(Some(i))` picked choice `i` (0-based).
+    picked: Option<Option<usize>>,
+    /// Tab on a `REF`: the partial path and what kind of file.
+    path: Option<(String, PathKind)>,
 }
 
 impl Default for ViewState {
@@ -179,6 +194,7 @@ impl ViewState {
             answer: None,
             status: None,
             readonly: false,
+            acting: Acting::default(),
         }
     }
 
@@ -195,6 +211,11 @@ impl ViewState {
     /// The command line being typed.
     pub fn command_text(&self) -> &str {
         self.command.text()
+    }
+
+    /// What the command line's next word fills (`N`, `REF`…), when it waits for one.
+    pub fn command_placeholder(&self) -> Option<&'static str> {
+        self.command.placeholder()
     }
 
     /// The line submitted with Enter, once (the App runs it).
@@ -357,6 +378,10 @@ impl ViewState {
                 Outcome::DIRTY
             }
             Action::CommandBackspace => Outcome::dirty_if(self.command.backspace()),
+            Action::CommandComplete if self.command.wants_path().is_some() => {
+                self.acting.path = self.command.wants_path();
+                Outcome::CLEAN
+            }
             Action::CommandComplete => {
                 let several = self.command.complete(model);
                 if !several.is_empty() {
@@ -374,6 +399,21 @@ impl ViewState {
                 self.set_mode(Mode::Normal)
             }
             Action::CommandCancel => self.set_mode(Mode::Normal),
+            Action::Row(verb) => self.row_action(verb, model),
+            Action::Pick(n) => {
+                let i = usize::from(n).saturating_sub(1);
+                if n == 0 || i >= self.acting.choices {
+                    return Outcome::CLEAN;
+                }
+                self.acting.picked = Some(Some(i));
+                self.question = None;
+                self.set_mode(Mode::Normal)
+            }
+            Action::PickCancel => {
+                self.acting.picked = Some(None);
+                self.question = None;
+                self.set_mode(Mode::Normal)
+            }
             Action::ConfirmYes | Action::ConfirmNo => {
                 self.answer = Some(action == Action::ConfirmYes);
                 self.question = None;
@@ -392,6 +432,68 @@ impl ViewState {
             }
             Action::ToggleDetail => {
                 self.show_detail = !self.show_detail;
+                Outcome::DIRTY
+            }
+        }
+    }
+
+    /// Asks `question` with `choices` numbered answers: a digit picks one, any other key
+    /// cancels ([`ViewState::take_pick`]).
+    pub fn ask_pick(&mut self, question: String, choices: usize) {
+        self.question = Some(question);
+        self.acting.choices = choices;
+        self.acting.picked = None;
+        self.mode = Mode::Pick;
+    }
+
+    /// The answer to the last pick, once: `Some(None)` when it was cancelled.
+    pub fn take_pick(&mut self) -> Option<Option<usize>> {
+        self.acting.picked.take()
+    }
+
+    /// Tab was pressed where the command line expects a file, once: the partial path and
+    /// the kind of file. The App lists the directory and calls [`ViewState::complete_path`].
+    pub fn take_path_request(&mut self) -> Option<(String, PathKind)> {
+        self.acting.path.take()
+    }
+
+    /// Completes the path being typed from the App's listing; several candidates go to the
+    /// status line, none says so.
+    pub fn complete_path(&mut self, candidates: Vec<String>) {
+        let typed = self
+            .command
+            .wants_path()
+            .map(|(t, _)| t)
+            .unwrap_or_default();
+        let none = candidates.iter().all(|c| !c.starts_with(typed.as_str()));
+        let several = self.command.complete_path(candidates);
+        if none {
+            self.status = Some(format!("no file matches {typed}*"));
+        } else if !several.is_empty() {
+            self.status = Some(several.join("  "));
+        }
+    }
+
+    /// A row key: the selected row's command, run at once or opened for the rest.
+    fn row_action(&mut self, verb: RowVerb, model: &Lattice) -> Outcome {
+        if self.readonly {
+            self.status = Some("refused: this console is read-only (--readonly)".into());
+            return Outcome::DIRTY;
+        }
+        let selected = self.selected().cloned();
+        match row_actions::prefill(verb, self.tab, selected.as_ref(), model) {
+            Ok(p) if p.run => {
+                self.command.record(&p.line);
+                self.submitted = Some(p.line);
+                Outcome::DIRTY
+            }
+            Ok(p) => {
+                self.command.open_with(&p.line);
+                self.mode = Mode::Command;
+                Outcome::DIRTY
+            }
+            Err(why) => {
+                self.status = Some(why);
                 Outcome::DIRTY
             }
         }

@@ -409,6 +409,29 @@ fn list_flags(flags: &[&str]) -> String {
     }
 }
 
+/// `word` as one word of a command line: as is when [`tokenize`] would read it back
+/// unchanged, else in double quotes with `"` and `\\` escaped.
+#[must_use]
+pub fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !word.is_empty()
+        && !word
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\');
+    if plain {
+        return std::borrow::Cow::Borrowed(word);
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('"');
+    for c in word.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    std::borrow::Cow::Owned(out)
+}
+
 /// Splits a line into words: whitespace separates, `"…"` and `'…'` group (a backslash in
 /// double quotes escapes the next character), a backslash outside quotes escapes one character.
 ///
@@ -667,6 +690,23 @@ mod tests {
 
     fn p(line: &str) -> Command {
         parse(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn a_quoted_word_reads_back_as_itself() {
+        for w in [
+            "plain",
+            "./my actor.wasm",
+            "say \"hi\"",
+            "back\\slash",
+            "it's",
+            "",
+        ] {
+            let q = quote(w);
+            let line = format!("x {q} y");
+            assert_eq!(tokenize(&line).expect("tokenizes"), ["x", w, "y"], "{line}");
+        }
+        assert_eq!(quote("plain"), "plain");
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub mod grammar;
 pub mod outcome;
 pub mod resolve;
 
-pub use grammar::{COMMANDS, Command, CommandSpec, Kind, ParseError, View, parse, spec, tokenize};
+pub use grammar::{
+    COMMANDS, Command, CommandSpec, Kind, ParseError, View, parse, quote, spec, tokenize,
+};
 pub use outcome::{Expect, Pending, Status};
 pub use resolve::{ActorMatch, ProviderMatch, ResolveError, Target, Thing, Unnamed};
 

@@ -116,6 +116,12 @@ impl Status {
             Status::Done(_) | Status::Failed(_) | Status::TimedOut(_)
         )
     }
+
+    /// Whether it ended badly (refused, failed, or timed out).
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Status::Failed(_) | Status::TimedOut(_))
+    }
 }
 
 /// One action on its way.

@@ -172,6 +172,17 @@ fn not_newer(t: Option<Timestamp>, reference: Option<Timestamp>) -> bool {
     matches!((t, reference), (Some(t), Some(r)) if t <= r)
 }
 
+/// Logs a step of an action the console took (its status line) in the Events tab: an error
+/// when it `failed`, else info.
+pub fn record_action(m: &mut Lattice, line: String, failed: bool, now: Timestamp) {
+    let level = if failed {
+        LogLevel::Error
+    } else {
+        LogLevel::Info
+    };
+    push_log(m, now, level, Logged::Action { line });
+}
+
 fn push_log(m: &mut Lattice, now: Timestamp, level: LogLevel, what: Logged) {
     let log = &mut m.events;
     let capacity = log.capacity.max(1);
