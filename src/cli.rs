@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::lattice::bus::{BusOptions, DEFAULT_SUBSCRIPTION_CAPACITY};
-use crate::lattice::subjects::DEFAULT_LATTICE;
+use crate::lattice::subjects::{ALL_LATTICES, DEFAULT_LATTICE};
 
 /// Terminal console for a wasmCloud-style lattice, and a WebAssembly host that joins it.
 ///
@@ -105,7 +105,17 @@ impl Cli {
                 ));
             }
         }
-        Self::from_arg_matches(&matches)
+        let cli = Self::from_arg_matches(&matches)?;
+        // `*` follows every lattice: only a console without a host of its own can do that (a
+        // host joins one lattice).
+        if cli.lattice.lattice == ALL_LATTICES && (cli.command.is_some() || !cli.no_host) {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--lattice '*' follows every lattice and works only for the console without a \
+                 host: add --no-host (and --nats URL); hosts, dev and snapshot take one lattice",
+            ));
+        }
+        Ok(cli)
     }
 }
 
@@ -232,6 +242,9 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 /// A lattice prefix: one NATS subject token that is also a valid JetStream bucket name
 /// suffix, so `[A-Za-z0-9_-]+`.
 pub fn parse_lattice(s: &str) -> Result<String, String> {
+    if s == ALL_LATTICES {
+        return Ok(s.to_owned());
+    }
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -391,7 +404,8 @@ pub struct LatticeArgs {
     pub ctl_port: Option<u16>,
 
     /// Lattice prefix: letters, digits, `-` and `_` (one NATS subject token; it also names
-    /// the JetStream bucket LATTICEDATA_{prefix}).
+    /// the JetStream bucket LATTICEDATA_{prefix}). `'*'` (console with --no-host only) follows
+    /// every lattice on the server.
     #[arg(
         long,
         global = true,
@@ -566,12 +580,28 @@ mod tests {
         for ok in ["default", "lat-1", "my_lattice", "A9"] {
             assert_eq!(parse_lattice(ok).as_deref(), Ok(ok));
         }
-        for bad in ["", "a b", "a.b", "*", ">", "a\tb", "lät"] {
+        for bad in ["", "a b", "a.b", "**", ">", "a\tb", "lät"] {
             assert!(parse_lattice(bad).is_err(), "{bad:?}");
         }
         let err =
             Cli::try_parse_from(["lattice-tui", "--lattice", "a b"]).expect_err("usage error");
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn every_lattice_is_for_the_console_without_a_host() {
+        let ok = Cli::try_parse_checked_from(["lattice-tui", "--lattice", "*", "--no-host"])
+            .expect("console without a host");
+        assert_eq!(ok.lattice.lattice, "*");
+        for args in [
+            &["lattice-tui", "--lattice", "*"][..],
+            &["lattice-tui", "--no-ui", "--lattice", "*"],
+            &["lattice-tui", "snapshot", "--lattice", "*"],
+        ] {
+            let err = Cli::try_parse_checked_from(args.iter().copied()).expect_err("refused");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains("--no-host"), "{err}");
+        }
     }
 
     #[test]

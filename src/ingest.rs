@@ -3,6 +3,7 @@
 
 use crate::lattice::bus::BusStatus;
 use crate::lattice::monitor::MonitorMsg;
+use crate::state::lattices::Lattices;
 use crate::state::{self, Lattice, Timestamp};
 
 /// Applies one monitor message received at `now`. Returns whether the model changed in a way
@@ -21,6 +22,23 @@ pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
             true
         }
         MonitorMsg::Status(status) => set_status(model, &status, now),
+        // Only the monitor of every lattice tags its messages; one model takes them as its own.
+        MonitorMsg::In(_, inner) => ingest(model, *inner, now),
+    }
+}
+
+/// Applies one message of the monitor of every lattice: a lattice's message to that
+/// lattice's model (merged into `shown` later, [`Lattices::merge_into`]), the connection's
+/// status to `shown` at once. Returns whether anything changed.
+pub fn ingest_every(
+    lattices: &mut Lattices,
+    shown: &mut Lattice,
+    msg: MonitorMsg,
+    now: Timestamp,
+) -> bool {
+    match msg {
+        MonitorMsg::In(name, inner) => ingest(lattices.model_mut(&name), *inner, now),
+        other => ingest(shown, other, now),
     }
 }
 

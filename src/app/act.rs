@@ -20,6 +20,7 @@ use crate::lattice::protocol::{
 use crate::lattice::requests::CtlRequest;
 use crate::lattice::subjects::Subjects;
 use crate::state::command::{self, Command, Pending};
+use crate::state::lattices::Lattices;
 use crate::state::{Lattice, Timestamp};
 use crate::ui::ViewState;
 
@@ -71,6 +72,8 @@ pub enum ActMsg {
 
 struct Running {
     id: u64,
+    /// The subjects of the lattice it acts on (an auction's winner is asked there).
+    subjects: Subjects,
     pending: Pending,
     /// For an auction: what to start on the winner.
     place: Option<Placement>,
@@ -81,7 +84,7 @@ pub struct Actions {
     subjects: Subjects,
     readonly: bool,
     next_id: u64,
-    confirming: Option<Plan>,
+    confirming: Option<(Plan, Subjects)>,
     /// A line that needs a host, and the hosts offered for it (numbered from 1).
     picking: Option<(String, Vec<String>)>,
     running: VecDeque<Running>,
@@ -95,8 +98,23 @@ pub struct Actions {
 /// Hosts a pick offers (one digit each); with more, the user names one with `--host`.
 pub const MAX_PICK: usize = 9;
 
+/// Where a line's names are resolved and its requests go.
+#[derive(Debug, Clone, Copy)]
+pub enum Where<'a> {
+    /// The one lattice the console follows.
+    One(&'a Lattice),
+    /// Every lattice (`--lattice '*'`): the line goes to the one lattice where it makes sense
+    /// (its names resolve there), or to the focused one (`:lattice NAME`).
+    Every {
+        /// Each lattice's model.
+        lattices: &'a Lattices,
+        /// The lattice focused with `:lattice NAME`.
+        focus: Option<&'a str>,
+    },
+}
+
 /// What a submitted line asks of the App itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     /// Nothing more (an action started, or an error is on the status line).
     Done,
@@ -104,6 +122,8 @@ pub enum Submitted {
     Quit,
     /// Show a view.
     View(command::View),
+    /// Focus one lattice (`:lattice NAME`), or every lattice again (`None`).
+    Focus(Option<String>),
 }
 
 impl Actions {
@@ -132,7 +152,7 @@ impl Actions {
     pub fn submit(
         &mut self,
         line: &str,
-        model: &Lattice,
+        at: Where<'_>,
         view: &mut ViewState,
         now: Timestamp,
     ) -> Submitted {
@@ -146,6 +166,7 @@ impl Actions {
         match cmd {
             Command::Quit => return Submitted::Quit,
             Command::View(v) => return Submitted::View(v),
+            Command::Focus(lattice) => return self.focus(line, lattice, at, view),
             _ if self.readonly => {
                 view.set_status(format!(
                     ":{line}: refused: this console is read-only (--readonly)"
@@ -154,9 +175,15 @@ impl Actions {
             }
             _ => {}
         }
-        match actions::plan(&cmd, model, &self.subjects, line) {
-            Err(e) => view.set_status(format!(":{line}: {e}")),
-            Ok(Planned::Ask(hosts)) => {
+        let (planned, subjects, model) = match self.plan_at(&cmd, at, line) {
+            Ok(p) => p,
+            Err(e) => {
+                view.set_status(format!(":{line}: {e}"));
+                return Submitted::Done;
+            }
+        };
+        match planned {
+            Planned::Ask(hosts) => {
                 let names: Vec<String> = hosts
                     .iter()
                     .map(|h| command::resolve::host_label(model, h))
@@ -180,22 +207,113 @@ impl Actions {
                     self.picking = Some((line.to_owned(), hosts));
                 }
             }
-            Ok(Planned::Go(plan)) => match plan.confirm.clone() {
+            Planned::Go(plan) => match plan.confirm.clone() {
                 Some(question) => {
-                    self.confirming = Some(*plan);
+                    self.confirming = Some((*plan, subjects));
                     view.ask(format!("{question} [y/N]"));
                 }
-                None => self.start(*plan, view, now),
+                None => self.start(*plan, subjects, view, now),
             },
         }
         Submitted::Done
+    }
+
+    /// `:lattice [NAME]`: focus a lattice the console follows, or every lattice again.
+    fn focus(
+        &mut self,
+        line: &str,
+        lattice: Option<String>,
+        at: Where<'_>,
+        view: &mut ViewState,
+    ) -> Submitted {
+        match (at, lattice) {
+            (Where::One(m), _) => {
+                view.set_status(format!(
+                    ":{line}: this console follows one lattice ({}); start it with --lattice '*' to follow every lattice",
+                    m.lattice
+                ));
+                Submitted::Done
+            }
+            (Where::Every { .. }, None) => Submitted::Focus(None),
+            (Where::Every { lattices, .. }, Some(name)) => {
+                if lattices.model(&name).is_some() {
+                    Submitted::Focus(Some(name))
+                } else {
+                    let known: Vec<&str> = lattices.iter().map(|(n, _)| n).collect();
+                    view.set_status(format!(
+                        ":{line}: no lattice {name} (known: {})",
+                        if known.is_empty() {
+                            "none yet".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                    Submitted::Done
+                }
+            }
+        }
+    }
+
+    /// Plans `cmd` where `at` says: in the one lattice, in the focused one, or in the one
+    /// lattice of all where it resolves (an error when it resolves in several).
+    fn plan_at<'m>(
+        &self,
+        cmd: &Command,
+        at: Where<'m>,
+        line: &str,
+    ) -> Result<(Planned, Subjects, &'m Lattice), String> {
+        let (lattices, focus) = match at {
+            Where::One(model) => {
+                let planned = actions::plan(cmd, model, &self.subjects, line)?;
+                return Ok((planned, self.subjects.clone(), model));
+            }
+            Where::Every { lattices, focus } => (lattices, focus),
+        };
+        let names: Vec<&str> = match focus {
+            Some(f) => vec![f],
+            None => lattices.iter().map(|(n, _)| n).collect(),
+        };
+        if names.is_empty() {
+            return Err("no lattice found yet".into());
+        }
+        let mut fits = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        for name in &names {
+            let Some(model) = lattices.model(name) else {
+                errors.push(format!("no lattice {name}"));
+                continue;
+            };
+            let subjects = Subjects::new(name);
+            match actions::plan(cmd, model, &subjects, line) {
+                Ok(p) => fits.push((p, subjects, model, *name)),
+                Err(e) if names.len() == 1 => errors.push(e),
+                Err(e) => errors.push(format!("{name}: {e}")),
+            }
+        }
+        match fits.len() {
+            1 => fits
+                .pop()
+                .map(|(p, s, m, _)| (p, s, m))
+                .ok_or_else(|| "no lattice".to_owned()),
+            0 => {
+                errors.dedup();
+                Err(errors.join("; "))
+            }
+            n => {
+                let which: Vec<&str> = fits.iter().map(|f| f.3).collect();
+                Err(format!(
+                    "it could go to {n} lattices ({}): focus one with :lattice NAME, or name the host",
+                    which.join(", ")
+                ))
+            }
+        }
     }
 
     /// The answer to the host pick: the line runs again with `--host` of the chosen host.
     pub fn pick(
         &mut self,
         choice: Option<usize>,
-        model: &Lattice,
+        at: Where<'_>,
         view: &mut ViewState,
         now: Timestamp,
     ) -> Submitted {
@@ -205,7 +323,7 @@ impl Actions {
         match choice.and_then(|i| hosts.get(i)) {
             Some(host) => {
                 let line = format!("{line} --host {}", command::quote(host));
-                self.submit(&line, model, view, now)
+                self.submit(&line, at, view, now)
             }
             None => {
                 view.set_status(format!(":{line}: cancelled"));
@@ -216,17 +334,17 @@ impl Actions {
 
     /// The answer to the confirmation question.
     pub fn answer(&mut self, yes: bool, view: &mut ViewState, now: Timestamp) {
-        let Some(plan) = self.confirming.take() else {
+        let Some((plan, subjects)) = self.confirming.take() else {
             return;
         };
         if yes {
-            self.start(plan, view, now);
+            self.start(plan, subjects, view, now);
         } else {
             view.set_status(format!("{}: cancelled", plan.label));
         }
     }
 
-    fn start(&mut self, plan: Plan, view: &mut ViewState, now: Timestamp) {
+    fn start(&mut self, plan: Plan, subjects: Subjects, view: &mut ViewState, now: Timestamp) {
         if self.running.len() >= MAX_RUNNING {
             view.set_status(format!(
                 "{}: refused: {MAX_RUNNING} actions are still waiting for their hosts",
@@ -251,7 +369,12 @@ impl Actions {
             }
         };
         self.show(&pending, view);
-        self.running.push_back(Running { id, pending, place });
+        self.running.push_back(Running {
+            id,
+            subjects,
+            pending,
+            place,
+        });
     }
 
     /// What came back for an effect.
@@ -259,7 +382,6 @@ impl Actions {
         let id = match &msg {
             ActMsg::Reply { id, .. } | ActMsg::Bids { id, .. } => *id,
         };
-        let subjects = self.subjects.clone();
         let Some(r) = self.running.iter_mut().find(|r| r.id == id) else {
             return;
         };
@@ -291,7 +413,7 @@ impl Actions {
                         r.pending.placed_on(&host);
                         self.effects.push(Effect::Request {
                             id,
-                            request: place.request(&subjects, &host),
+                            request: place.request(&r.subjects, &host),
                         });
                     }
                     _ => r.pending.ack(Err("no host bid in the auction")),

@@ -34,9 +34,11 @@ pub mod act;
 pub mod paths;
 
 use crate::host::HostHandle;
-use crate::ingest::ingest;
+use crate::ingest::{ingest, ingest_every};
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
+use crate::lattice::subjects::ALL_LATTICES;
+use crate::state::lattices::Lattices;
 use crate::state::{
     self, BuildUpdate, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
 };
@@ -125,6 +127,9 @@ pub struct App {
     pub turns: u64,
     /// The actions typed on the `:` line, and the requests they wait to send.
     pub actions: act::Actions,
+    /// With `--lattice '*'`: each lattice's own model; [`App::model`] shows them all, merged
+    /// by [`App::settle`].
+    pub lattices: Option<Lattices>,
 }
 
 impl App {
@@ -142,6 +147,7 @@ impl App {
             quit: false,
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
+            lattices: (cfg.lattice == ALL_LATTICES).then(|| Lattices::new(cfg.model.clone())),
         }
     }
 
@@ -155,7 +161,19 @@ impl App {
         }
     }
 
+    /// With `--lattice '*'`: copies the lattices changed since the last call into the shown
+    /// model. The loop calls it before each frame; `update` before it acts on a key or the
+    /// clock, so actions always see the current lattices.
+    pub fn settle(&mut self) {
+        if let Some(all) = &mut self.lattices {
+            self.dirty |= all.merge_into(&mut self.model);
+        }
+    }
+
     fn apply(&mut self, msg: Msg, now: Timestamp) {
+        if matches!(msg, Msg::Input(_) | Msg::Tick) {
+            self.settle();
+        }
         match msg {
             Msg::Input(Event::Key(key)) if key.kind == KeyEventKind::Press => {
                 // Debug builds only: a way for the driven-binary test to check that a panic
@@ -184,7 +202,15 @@ impl App {
                     self.dirty = true;
                 }
                 if let Some(choice) = self.view.take_pick() {
-                    let submitted = self.actions.pick(choice, &self.model, &mut self.view, now);
+                    let focus = self.view.focused_lattice().map(str::to_owned);
+                    let at = match &self.lattices {
+                        Some(lattices) => act::Where::Every {
+                            lattices,
+                            focus: focus.as_deref(),
+                        },
+                        None => act::Where::One(&self.model),
+                    };
+                    let submitted = self.actions.pick(choice, at, &mut self.view, now);
                     self.after_submit(submitted);
                     self.dirty = true;
                 }
@@ -192,13 +218,28 @@ impl App {
             Msg::Input(Event::Resize(..)) => self.dirty = true,
             Msg::Input(_) => {}
             Msg::Monitor(m) => {
-                let event = match &m {
-                    MonitorMsg::Event(ev) => Some(std::sync::Arc::clone(ev)),
-                    _ => None,
+                let (lattice, event) = match &m {
+                    MonitorMsg::Event(ev) => (None, Some(std::sync::Arc::clone(ev))),
+                    MonitorMsg::In(name, inner) => match inner.as_ref() {
+                        MonitorMsg::Event(ev) => {
+                            (Some(name.clone()), Some(std::sync::Arc::clone(ev)))
+                        }
+                        _ => (None, None),
+                    },
+                    _ => (None, None),
                 };
-                self.dirty |= ingest(&mut self.model, m, now);
+                match &mut self.lattices {
+                    // Merged into the shown model once per frame (`settle`).
+                    Some(all) => self.dirty |= ingest_every(all, &mut self.model, m, now),
+                    None => self.dirty |= ingest(&mut self.model, m, now),
+                }
                 if let Some(ev) = event {
-                    self.actions.on_event(&ev, &self.model, &mut self.view);
+                    // Outcomes are judged on the model of the event's lattice.
+                    let model = match (&self.lattices, &lattice) {
+                        (Some(all), Some(name)) => all.model(name).unwrap_or(&self.model),
+                        _ => &self.model,
+                    };
+                    self.actions.on_event(&ev, model, &mut self.view);
                 }
             }
             Msg::Act(m) => {
@@ -217,7 +258,17 @@ impl App {
                 self.dirty = true;
             }
             Msg::Tick => {
-                state::tick(&mut self.model, now);
+                match &mut self.lattices {
+                    Some(all) => {
+                        let names: Vec<String> = all.iter().map(|(n, _)| n.to_owned()).collect();
+                        for name in names {
+                            state::tick(all.model_mut(&name), now);
+                        }
+                    }
+                    None => {
+                        state::tick(&mut self.model, now);
+                    }
+                }
                 self.actions.tick(now, &mut self.view);
                 // Relative times ("12s ago", uptime) move every second.
                 self.dirty = true;
@@ -230,7 +281,15 @@ impl App {
     /// Runs a line submitted on the `:` command line.
     fn run_line(&mut self, line: &str, now: Timestamp) {
         self.dirty = true;
-        let submitted = self.actions.submit(line, &self.model, &mut self.view, now);
+        let focus = self.view.focused_lattice().map(str::to_owned);
+        let at = match &self.lattices {
+            Some(lattices) => act::Where::Every {
+                lattices,
+                focus: focus.as_deref(),
+            },
+            None => act::Where::One(&self.model),
+        };
+        let submitted = self.actions.submit(line, at, &mut self.view, now);
         self.after_submit(submitted);
     }
 
@@ -241,6 +300,14 @@ impl App {
         use crate::ui::view_state::Tab;
         let tab = match submitted {
             act::Submitted::Done => return,
+            act::Submitted::Focus(lattice) => {
+                self.view.set_status(match &lattice {
+                    Some(name) => format!("showing lattice {name} (:lattice shows every lattice)"),
+                    None => "showing every lattice".to_owned(),
+                });
+                self.view.focus_lattice(lattice);
+                return;
+            }
             act::Submitted::Quit => {
                 self.quit = true;
                 return;
@@ -356,7 +423,13 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
         let bus = bus.clone();
         let cfg = cfg.monitor.clone();
         async move {
-            let why = match monitor::run(bus, cfg, mon_tx, monitor_cancel.clone()).await {
+            let every = cfg.subjects.lattice() == ALL_LATTICES;
+            let run = if every {
+                crate::lattice::multi::run(bus, cfg, mon_tx, monitor_cancel.clone()).await
+            } else {
+                monitor::run(bus, cfg, mon_tx, monitor_cancel.clone()).await
+            };
+            let why = match run {
                 Ok(()) if monitor_cancel.is_cancelled() => return,
                 Ok(()) => "the event subscription ended".to_string(),
                 Err(e) => e.to_string(),
@@ -457,6 +530,7 @@ where
             },
             _ = frame.tick(), if app.dirty => {
                 let now = Utc::now();
+                app.settle();
                 if let Err(e) = terminal.draw(|f| ui::render(f, &app.model, &mut app.view, now)) {
                     break Err(e).context("drawing the console failed");
                 }

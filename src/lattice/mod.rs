@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod monitor;
+pub mod multi;
 pub mod protocol;
 pub mod requests;
 pub mod subjects;

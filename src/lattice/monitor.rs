@@ -50,6 +50,9 @@ pub enum MonitorMsg {
     Resynced(Box<LatticeSnapshot>),
     /// The bus status changed (connection state, drops, reconnects).
     Status(BusStatus),
+    /// Something about one lattice, from the monitor of every lattice ([`super::multi`]):
+    /// an event, a malformed message or a resync round of the lattice named.
+    In(String, Box<MonitorMsg>),
 }
 
 /// Monitor settings.

@@ -20,6 +20,21 @@ pub const KV_CLAIMS_PREFIX: &str = "CLAIMS_";
 /// Key prefix of OCI reference maps in the `LATTICEDATA_{lattice}` bucket.
 pub const KV_REFMAP_PREFIX: &str = "REFMAP_";
 
+/// `--lattice` value that follows every lattice on the server.
+pub const ALL_LATTICES: &str = "*";
+
+/// `wasmbus.evt.*`: the event subjects of every lattice (each lattice prefix is one token).
+pub const ALL_EVENTS: &str = "wasmbus.evt.*";
+
+/// The lattice an event subject belongs to: `wasmbus.evt.{lattice}` → `{lattice}`. `None` for
+/// any other subject (or an empty or multi-token lattice).
+#[must_use]
+pub fn lattice_of_event_subject(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix("wasmbus.evt.")
+        .filter(|l| !l.is_empty() && !l.contains('.'))
+}
+
 /// A host-targeted command verb (`wasmbus.ctl.{lattice}.cmd.{host}.{verb}`, PROTOCOL.md §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmdVerb {

@@ -264,6 +264,10 @@ pub fn provider_key(public_key: &str, link_name: &str) -> String {
 pub struct HostState {
     /// Public key (`N…`).
     pub id: String,
+    /// The lattice it belongs to, when the console follows every lattice (`--lattice '*'`);
+    /// empty when it follows one (the model's).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lattice: String,
     /// Friendly name.
     pub friendly_name: String,
     /// Labels.
@@ -306,6 +310,7 @@ impl HostState {
     pub(crate) fn new(id: &str, now: Timestamp) -> Self {
         Self {
             id: id.to_string(),
+            lattice: String::new(),
             friendly_name: String::new(),
             labels: StringMap::new(),
             version: None,

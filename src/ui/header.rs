@@ -10,6 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::state::lattices::{EVERY_LATTICE, counts_by_lattice};
 use crate::state::{HostStatus, Lattice};
 
 use super::format;
@@ -29,8 +30,41 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, model: &Lattice, view: &View
     if view.readonly() {
         first.spans.insert(1, Span::styled(" READONLY", theme.warn));
     }
-    let lines = vec![first, counts_line(model, theme)];
+    let mut counts = counts_line(model, theme);
+    if model.lattice == EVERY_LATTICE {
+        every_lattice(&mut first, &mut counts, model, view);
+    }
+    let lines = vec![first, counts];
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// `--lattice '*'`: how many lattices (and the focused one) on line 1, hosts and instances per
+/// lattice after the counts.
+fn every_lattice(first: &mut Line<'_>, counts: &mut Line<'_>, model: &Lattice, view: &ViewState) {
+    let theme = view.theme();
+    let per = counts_by_lattice(model);
+    if let Some(i) = first.spans.iter().position(|s| s.content == model.lattice) {
+        let mut text = format!("* ({} found)", per.len());
+        if let Some(f) = view.focused_lattice() {
+            text = format!("{f} of {} (:lattice: all)", per.len());
+        }
+        first.spans[i] = Span::raw(text);
+    }
+    counts.spans.push(Span::raw(SEP));
+    for (n, (name, (hosts, instances))) in per.iter().enumerate() {
+        if n > 0 {
+            counts.spans.push(Span::styled(" · ", theme.dim));
+        }
+        let style = if view.focused_lattice() == Some(*name) {
+            theme.tab_active
+        } else {
+            theme.label
+        };
+        counts.spans.push(Span::styled(name.to_string(), style));
+        counts
+            .spans
+            .push(Span::raw(format!(" {hosts}h/{instances}i")));
+    }
 }
 
 fn connection_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {

@@ -77,6 +77,8 @@ pub struct RowFilter<'f> {
     pub host: Option<&'f str>,
     /// Only rows whose text contains this, ignoring case (empty: all rows).
     pub text: &'f str,
+    /// Only this lattice's rows (`:lattice NAME` with `--lattice '*'`).
+    pub lattice: Option<&'f str>,
 }
 
 /// The rows of one tab, sorted and filtered.
@@ -111,10 +113,29 @@ impl<'a> Rows<'a> {
                     .collect(),
             ),
         };
+        if let Some(lattice) = filter.lattice {
+            rows.retain_lattice(model, lattice);
+        }
         if !filter.text.is_empty() {
             rows.retain_text(model, &filter.text.to_lowercase());
         }
         rows
+    }
+
+    /// Keeps the rows of `lattice` (`--lattice '*'`, focused with `:lattice NAME`); the
+    /// console's own entries of the Events tab stay.
+    fn retain_lattice(&mut self, model: &Lattice, lattice: &str) {
+        let prefix = format!("{lattice}/");
+        let of_host = |id: &str| model.hosts.get(id).is_some_and(|h| h.lattice == lattice);
+        match self {
+            Rows::Hosts(v) => v.retain(|h| h.lattice == lattice),
+            Rows::Actors(v) => v.retain(|r| r.host.lattice == lattice),
+            Rows::Providers(v) => v.retain(|r| r.host.lattice == lattice),
+            Rows::Links(v) => v.retain(|l| l.id.starts_with(&prefix)),
+            Rows::Events(v) => {
+                v.retain(|e| e.source() == crate::state::CONSOLE_SOURCE || of_host(e.source()));
+            }
+        }
     }
 
     /// Number of rows.

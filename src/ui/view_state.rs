@@ -166,6 +166,8 @@ struct Acting {
     picked: Option<Option<usize>>,
     /// Tab on a `REF`: the partial path and what kind of file.
     path: Option<(String, PathKind)>,
+    /// The lattice focused with `:lattice NAME` (`--lattice '*'`).
+    lattice: Option<String>,
 }
 
 impl Default for ViewState {
@@ -308,6 +310,7 @@ impl ViewState {
                 .as_deref()
                 .filter(|_| tab.uses_host_filter()),
             text: &self.tabs[tab.index()].filter,
+            lattice: self.acting.lattice.as_deref(),
         }
     }
 
@@ -435,6 +438,16 @@ impl ViewState {
                 Outcome::DIRTY
             }
         }
+    }
+
+    /// Shows only `lattice`'s rows (`:lattice NAME`), or every lattice's (`None`).
+    pub fn focus_lattice(&mut self, lattice: Option<String>) {
+        self.acting.lattice = lattice;
+    }
+
+    /// The lattice focused with `:lattice NAME`, if any.
+    pub fn focused_lattice(&self) -> Option<&str> {
+        self.acting.lattice.as_deref()
     }
 
     /// Asks `question` with `choices` numbered answers: a digit picks one, any other key

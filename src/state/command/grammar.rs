@@ -30,6 +30,8 @@ pub enum Command {
     View(View),
     /// Quit the console.
     Quit,
+    /// `lattice [NAME]`: focus one lattice (`None`, or `*`: every lattice again).
+    Focus(Option<String>),
     /// `start-actor REF [--count N] [--host HOST] [--watch]`.
     StartActor {
         /// File path or registry reference.
@@ -117,7 +119,7 @@ impl Command {
     /// Whether the command changes the lattice (refused by a `--readonly` console).
     #[must_use]
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Command::View(_) | Command::Quit)
+        !matches!(self, Command::View(_) | Command::Quit | Command::Focus(_))
     }
 
     /// Whether the command destroys something and so asks for confirmation first.
@@ -140,6 +142,8 @@ pub enum Kind {
     View(View),
     /// Quit.
     Quit,
+    /// `lattice`.
+    Focus,
     /// `start-actor`.
     StartActor,
     /// `scale`.
@@ -229,6 +233,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["log", "lo"],
         usage: "",
         summary: "the logs view (not built yet: says so)",
+        flags: &[],
+    },
+    CommandSpec {
+        kind: Kind::Focus,
+        name: "lattice",
+        aliases: &["lat"],
+        usage: "[NAME]",
+        summary: "with --lattice '*': show and act on one lattice (no NAME or *: all)",
         flags: &[],
     },
     CommandSpec {
@@ -606,6 +618,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     let cmd = match spec.kind {
         Kind::View(v) => Command::View(v),
         Kind::Quit => Command::Quit,
+        Kind::Focus => Command::Focus(args.positional.next().filter(|n| n != "*")),
         Kind::StartActor => {
             let reference = args.required("REF")?;
             let n = match args.value("count") {

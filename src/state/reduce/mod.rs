@@ -183,7 +183,7 @@ pub fn record_action(m: &mut Lattice, line: String, failed: bool, now: Timestamp
     push_log(m, now, level, Logged::Action { line });
 }
 
-fn push_log(m: &mut Lattice, now: Timestamp, level: LogLevel, what: Logged) {
+pub(crate) fn push_log(m: &mut Lattice, now: Timestamp, level: LogLevel, what: Logged) {
     let log = &mut m.events;
     let capacity = log.capacity.max(1);
     while log.entries.len() >= capacity {

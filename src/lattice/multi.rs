@@ -1,0 +1,357 @@
+//! The monitor for `--lattice '*'`: follows `wasmbus.evt.*` and resyncs each lattice it finds
+//! on its own, with the query round of the one-lattice monitor ([`monitor::resync`]).
+//!
+//! Lattices are discovered from the subjects events arrive on and, at start and after a
+//! reconnect, from the server's JetStream streams named `KV_LATTICEDATA_{lattice}` (every
+//! OTP host and lattice-tui host of a lattice keeps that bucket), so a quiet lattice shows up
+//! without waiting for its next heartbeat. A new lattice is resynced at once; after a reconnect
+//! every known lattice is resynced (and again [`MonitorConfig::reconnect_settle`] later), and
+//! dropped messages resync every lattice, each at most once per
+//! [`MonitorConfig::resync_min_interval`]. Rounds of several lattices run side by side
+//! ([`RESYNC_CONCURRENCY`]).
+//!
+//! Everything about one lattice reaches the caller as [`MonitorMsg::In`]; the bus status and
+//! [`MonitorMsg::Subscribed`] are the connection's, untagged. Ordering per lattice is the
+//! one-lattice monitor's: events waiting when a round starts are passed on before its snapshot.
+//!
+//! Bounded: at most [`MAX_LATTICES`] lattices are followed; events of further lattices are
+//! dropped with one warning per interval (a publisher inventing subjects cannot grow the
+//! console's memory). Must not touch the model, the UI or the host.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{Bus, ConnectionState, Message, Subscription};
+use super::monitor::{self, MonitorConfig, MonitorError, MonitorMsg};
+use super::protocol::LatticeEvent;
+use super::subjects::{ALL_EVENTS, Subjects, lattice_of_event_subject};
+use crate::logging::{LogThrottle, WARN_INTERVAL};
+
+/// Lattices followed at once.
+pub const MAX_LATTICES: usize = 1_000;
+/// Resync rounds of different lattices in flight at once. Each round mostly waits (the
+/// `ping.hosts` window), so 32 lattices resync in about the time of one.
+pub const RESYNC_CONCURRENCY: usize = 32;
+/// How long the JetStream stream listing may take before discovery goes on without it.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// The stream of lattice `L`'s metadata bucket is `KV_LATTICEDATA_L`.
+const KV_STREAM_PREFIX: &str = "KV_LATTICEDATA_";
+
+static TOO_MANY: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+static UNDECODABLE: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+
+#[derive(Debug, Default)]
+struct Followed {
+    resync_due: Option<Instant>,
+    settle_due: Option<Instant>,
+    last_resync: Option<Instant>,
+}
+
+impl Followed {
+    fn next_due(&self) -> Option<Instant> {
+        self.resync_due.into_iter().chain(self.settle_due).min()
+    }
+
+    /// Takes the due times that passed; whether a round is due now.
+    fn take_due(&mut self, now: Instant) -> bool {
+        let due = self.next_due().is_some_and(|d| d <= now);
+        self.resync_due = self.resync_due.filter(|d| *d > now);
+        self.settle_due = self.settle_due.filter(|d| *d > now);
+        due
+    }
+}
+
+/// Runs until `cancel` fires, the receiver of `tx` is dropped, or the bus closes the
+/// subscription. `cfg` gives the timeouts; its subjects are ignored (each lattice gets its
+/// own).
+///
+/// # Errors
+/// [`MonitorError::Subscribe`] if the event subscription cannot be made.
+pub async fn run(
+    bus: Bus,
+    cfg: MonitorConfig,
+    tx: mpsc::Sender<MonitorMsg>,
+    cancel: CancellationToken,
+) -> Result<(), MonitorError> {
+    let mut sub = bus
+        .subscribe(ALL_EVENTS)
+        .await
+        .map_err(|source| MonitorError::Subscribe {
+            subject: ALL_EVENTS.to_owned(),
+            source,
+        })?;
+    if let Err(e) = bus.flush().await {
+        tracing::warn!(error = %e, "flush after subscribing failed");
+    }
+    let drain_limit = bus.subscription_capacity().max(1);
+    let mut status_rx = bus.status();
+    let mut last_status = *status_rx.borrow_and_update();
+    if tx.send(MonitorMsg::Status(last_status)).await.is_err()
+        || tx.send(MonitorMsg::Subscribed).await.is_err()
+    {
+        return Ok(());
+    }
+    let mut lattices: BTreeMap<String, Followed> = BTreeMap::new();
+    let mut discover_due: Option<Instant> =
+        (last_status.state == ConnectionState::Connected).then(Instant::now);
+    loop {
+        let due = lattices
+            .values()
+            .filter_map(Followed::next_due)
+            .chain(discover_due)
+            .min();
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(()),
+            changed = status_rx.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let status = *status_rx.borrow_and_update();
+                let reconnected = status.reconnects > last_status.reconnects
+                    || (status.state == ConnectionState::Connected
+                        && last_status.state != ConnectionState::Connected);
+                let dropped = status.dropped > last_status.dropped;
+                let now = Instant::now();
+                if reconnected {
+                    tracing::info!(lattices = lattices.len(), "lattice connection (re)established; resyncing every lattice");
+                    discover_due = Some(now);
+                    for f in lattices.values_mut() {
+                        f.resync_due = Some(now);
+                        f.settle_due = Some(now + cfg.reconnect_settle);
+                    }
+                } else if dropped {
+                    tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resyncing every lattice");
+                    for f in lattices.values_mut().filter(|f| f.resync_due.is_none()) {
+                        let earliest = f
+                            .last_resync
+                            .map_or(now, |t| t + cfg.resync_min_interval);
+                        f.resync_due = Some(earliest.max(now));
+                    }
+                }
+                last_status = status;
+                if tx.send(MonitorMsg::Status(status)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = sleep_until_opt(due) => {
+                let now = Instant::now();
+                if discover_due.is_some_and(|d| d <= now) {
+                    discover_due = None;
+                    for name in discover(&bus).await {
+                        follow(&mut lattices, &name, now);
+                    }
+                }
+                let due: Vec<String> = lattices
+                    .iter_mut()
+                    .filter_map(|(name, f)| f.take_due(now).then(|| name.clone()))
+                    .collect();
+                if due.is_empty() {
+                    continue;
+                }
+                if !drain(&mut sub, &tx, drain_limit, &mut lattices).await {
+                    return Ok(());
+                }
+                for name in &due {
+                    if let Some(f) = lattices.get_mut(name) {
+                        f.last_resync = Some(Instant::now());
+                    }
+                }
+                let rounds = futures::stream::iter(due)
+                    .map(|name| {
+                        let cfg = MonitorConfig { subjects: Subjects::new(&name), ..cfg.clone() };
+                        let bus = bus.clone();
+                        async move {
+                            let snap = monitor::resync(&bus, &cfg).await;
+                            (name, snap)
+                        }
+                    })
+                    .buffer_unordered(RESYNC_CONCURRENCY);
+                let sent = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(()),
+                    sent = send_rounds(rounds, &tx) => sent,
+                };
+                if !sent {
+                    return Ok(());
+                }
+            }
+            msg = sub.next() => {
+                let Some(msg) = msg else {
+                    tracing::warn!(subject = ALL_EVENTS, "event subscription ended");
+                    return Ok(());
+                };
+                if let Some(out) = tagged(&msg, &mut lattices)
+                    && tx.send(out).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Sends each lattice's snapshot as its round finishes; `false` once `tx`'s receiver is gone.
+async fn send_rounds(
+    mut rounds: impl futures::Stream<Item = (String, super::protocol::LatticeSnapshot)> + Unpin,
+    tx: &mpsc::Sender<MonitorMsg>,
+) -> bool {
+    while let Some((name, snap)) = rounds.next().await {
+        let msg = MonitorMsg::In(name, Box::new(MonitorMsg::Resynced(Box::new(snap))));
+        if tx.send(msg).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Starts following `name` (a round is due now) unless it is followed already or the bound
+/// is reached; whether it is followed.
+fn follow(lattices: &mut BTreeMap<String, Followed>, name: &str, now: Instant) -> bool {
+    if lattices.contains_key(name) {
+        return true;
+    }
+    if lattices.len() >= MAX_LATTICES {
+        if let Some(suppressed) = TOO_MANY.hit() {
+            tracing::warn!(
+                lattice = name,
+                suppressed,
+                "already following {MAX_LATTICES} lattices; ignoring the events of more"
+            );
+        }
+        return false;
+    }
+    tracing::info!(lattice = name, "found a lattice; resyncing it");
+    lattices.insert(
+        name.to_owned(),
+        Followed {
+            resync_due: Some(now),
+            ..Followed::default()
+        },
+    );
+    true
+}
+
+/// The message as its lattice's [`MonitorMsg::In`]; a new lattice is followed first. `None`
+/// for a lattice past the bound (or a subject that names none).
+fn tagged(msg: &Message, lattices: &mut BTreeMap<String, Followed>) -> Option<MonitorMsg> {
+    let name = lattice_of_event_subject(&msg.subject)?;
+    if !follow(lattices, name, Instant::now()) {
+        return None;
+    }
+    let inner = match LatticeEvent::from_json(&msg.payload) {
+        Ok(ev) => MonitorMsg::Event(Arc::new(ev)),
+        Err(e) => {
+            if let Some(suppressed) = UNDECODABLE.hit() {
+                tracing::warn!(error = %e, lattice = name, suppressed, "undecodable message on an event subject");
+            }
+            MonitorMsg::Malformed(e)
+        }
+    };
+    Some(MonitorMsg::In(name.to_owned(), Box::new(inner)))
+}
+
+/// Passes on the events waiting in `sub` (at most `limit`) before a round, outside tokio's
+/// cooperative budget (see the one-lattice monitor); `false` once `tx`'s receiver is gone.
+async fn drain(
+    sub: &mut Subscription,
+    tx: &mpsc::Sender<MonitorMsg>,
+    limit: usize,
+    lattices: &mut BTreeMap<String, Followed>,
+) -> bool {
+    tokio::task::unconstrained(async {
+        for _ in 0..limit {
+            let Some(Some(msg)) = sub.next().now_or_never() else {
+                break;
+            };
+            if let Some(out) = tagged(&msg, lattices)
+                && tx.send(out).await.is_err()
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
+
+/// The lattices whose metadata buckets the server's JetStream holds. Empty when JetStream is
+/// off or does not answer (discovery then waits for events).
+async fn discover(bus: &Bus) -> Vec<String> {
+    // Stream subjects filter on whole tokens: every KV stream, then the names tell.
+    let body = Bytes::from_static(br#"{"subject":"$KV.>"}"#);
+    match bus
+        .request("$JS.API.STREAM.NAMES", body, DISCOVERY_TIMEOUT)
+        .await
+    {
+        Ok(reply) => lattices_of_stream_names(&reply.payload),
+        Err(e) => {
+            tracing::debug!(error = %e, "no JetStream stream list; lattices are found from events");
+            Vec::new()
+        }
+    }
+}
+
+/// The lattice names in a `$JS.API.STREAM.NAMES` reply (`{"streams":[…]}`); streams other
+/// than `KV_LATTICEDATA_{lattice}` and lattice names that are no subject token are skipped.
+#[must_use]
+pub fn lattices_of_stream_names(payload: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Names {
+        #[serde(default)]
+        streams: Option<Vec<String>>,
+    }
+    let Ok(names) = serde_json::from_slice::<Names>(payload) else {
+        return Vec::new();
+    };
+    names
+        .streams
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.strip_prefix(KV_STREAM_PREFIX).map(str::to_owned))
+        .filter(|l| lattice_of_event_subject(&format!("wasmbus.evt.{l}")).is_some())
+        .take(MAX_LATTICES)
+        .collect()
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_give_the_lattices_of_metadata_buckets_only() {
+        let reply = br#"{"type":"io.nats.jetstream.api.v1.stream_names_response","total":4,"offset":0,"limit":1024,"streams":["KV_LATTICEDATA_default","KV_LATTICEDATA_prod-1","KV_other","KV_LATTICEDATA_a.b"]}"#;
+        assert_eq!(lattices_of_stream_names(reply), ["default", "prod-1"]);
+        assert!(lattices_of_stream_names(br#"{"streams":null}"#).is_empty());
+        assert!(lattices_of_stream_names(b"not json").is_empty());
+    }
+
+    #[test]
+    fn following_is_bounded() {
+        let mut l = BTreeMap::new();
+        let now = Instant::now();
+        for i in 0..MAX_LATTICES {
+            assert!(follow(&mut l, &format!("l{i}"), now));
+        }
+        assert!(!follow(&mut l, "one-more", now));
+        assert!(
+            follow(&mut l, "l0", now),
+            "a followed lattice stays followed"
+        );
+        assert_eq!(l.len(), MAX_LATTICES);
+    }
+}

@@ -1,0 +1,265 @@
+//! `--lattice '*'`: the monitor of every lattice feeding the console's App, against scripted
+//! hosts in three lattices on one bus. Lattices are found from their event subjects (and, on a
+//! real nats-server, from their JetStream metadata buckets before any event), each is resynced
+//! on its own, the shown model holds them all apart, and an action goes to the lattice where
+//! its names resolve or to the focused one.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use common::fake_lattice::{FakeHost, FakeState};
+use common::{NatsServer, within};
+use lattice_tui::app::act::Effect;
+use lattice_tui::app::{App, ConsoleConfig, Msg};
+use lattice_tui::lattice::bus::Bus;
+use lattice_tui::lattice::monitor::{MonitorConfig, MonitorMsg};
+use lattice_tui::lattice::multi;
+use lattice_tui::lattice::protocol::{EventData, HeartbeatActors, HostHeartbeat, LatticeEvent};
+use lattice_tui::lattice::subjects::Subjects;
+use lattice_tui::ui::Tab;
+use lattice_tui::ui::rows::Rows;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const ALPHA_HOST: &str = "NALPHAHOST";
+const BETA_HOST: &str = "NBETAHOST";
+const GAMMA_HOST: &str = "NGAMMAHOST";
+
+fn heartbeat(host: &str, name: &str, echo: u64) -> Bytes {
+    let ev = LatticeEvent::new(
+        format!("hb-{host}"),
+        host,
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+        EventData::HostHeartbeat(HostHeartbeat {
+            actors: HeartbeatActors::Counts([("MECHO".to_string(), echo)].into()),
+            providers: vec![],
+            labels: Default::default(),
+            friendly_name: name.into(),
+            version: None,
+            uptime_seconds: Some(1),
+            uptime_human: None,
+        }),
+    );
+    Bytes::from(ev.to_json().expect("event json"))
+}
+
+/// The console's App fed by the monitor of every lattice, as the run loop feeds it.
+struct Console {
+    app: App,
+    rx: mpsc::Receiver<MonitorMsg>,
+    cancel: CancellationToken,
+    /// The monitor's subscription is in place.
+    subscribed: bool,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Console {
+    fn start(bus: Bus) -> Self {
+        let mut cfg = MonitorConfig::new(Subjects::new("*"));
+        cfg.ping_timeout = common::scaled(Duration::from_millis(800));
+        let (tx, rx) = mpsc::channel(1024);
+        let cancel = CancellationToken::new();
+        tokio::spawn(multi::run(bus, cfg, tx, cancel.clone()));
+        let app = App::new(
+            &ConsoleConfig {
+                no_color: true,
+                ..ConsoleConfig::new("*")
+            },
+            "test".into(),
+        );
+        Self {
+            app,
+            rx,
+            cancel,
+            subscribed: false,
+        }
+    }
+
+    /// Applies monitor messages until `done` holds on the settled App.
+    async fn until(&mut self, what: &str, done: impl Fn(&Console) -> bool) {
+        within(common::scaled(Duration::from_secs(15)), what, async {
+            loop {
+                self.app.settle();
+                if done(self) {
+                    return;
+                }
+                let m = self.rx.recv().await.expect("the monitor runs");
+                self.subscribed |= matches!(m, MonitorMsg::Subscribed);
+                self.app.update(Msg::Monitor(m), Utc::now());
+            }
+        })
+        .await;
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.app.update(
+            Msg::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))),
+            Utc::now(),
+        );
+    }
+
+    fn line(&mut self, line: &str) {
+        self.key(KeyCode::Char(':'));
+        for c in line.chars() {
+            self.key(KeyCode::Char(c));
+        }
+        self.key(KeyCode::Enter);
+    }
+
+    fn status(&self) -> String {
+        self.app.view.status().unwrap_or_default().to_owned()
+    }
+
+    fn subjects_sent(&mut self) -> Vec<String> {
+        self.app
+            .actions
+            .effects
+            .drain(..)
+            .map(|e| match e {
+                Effect::Request { request, .. } | Effect::Auction { request, .. } => {
+                    request.subject
+                }
+            })
+            .collect()
+    }
+}
+
+async fn lattices_kept_apart(bus: Bus, gamma_by_bucket: bool) {
+    let mut alpha = FakeState::new(ALPHA_HOST, "alpha-1", &[("MECHO", 2)]);
+    alpha.add_link("MECHO", "8080");
+    let mut beta = FakeState::new(BETA_HOST, "beta-1", &[("MECHO", 5)]);
+    beta.add_link("MECHO", "9090");
+    let _a = FakeHost::start(bus.clone(), "alpha", alpha).await;
+    let _b = FakeHost::start(bus.clone(), "beta", beta).await;
+    let _g = FakeHost::start(
+        bus.clone(),
+        "gamma",
+        FakeState::new(GAMMA_HOST, "gamma-1", &[("MECHO", 1)]),
+    )
+    .await;
+    let mut c = Console::start(bus.clone());
+    c.until("subscribed", |c| c.subscribed).await;
+    // Lattices appear with their first event; gamma (over NATS) from its bucket alone.
+    bus.publish(
+        &Subjects::new("alpha").events(),
+        heartbeat(ALPHA_HOST, "alpha-1", 2),
+    )
+    .await
+    .expect("publish");
+    bus.publish(
+        &Subjects::new("beta").events(),
+        heartbeat(BETA_HOST, "beta-1", 5),
+    )
+    .await
+    .expect("publish");
+    if !gamma_by_bucket {
+        bus.publish(
+            &Subjects::new("gamma").events(),
+            heartbeat(GAMMA_HOST, "gamma-1", 1),
+        )
+        .await
+        .expect("publish");
+    }
+    // Resynced, each lattice on its own: the links (only queries carry them) of all three.
+    c.until("every lattice resynced", |c| {
+        let all = c.app.lattices.as_ref().expect("every lattice");
+        ["alpha", "beta", "gamma"]
+            .iter()
+            .all(|l| all.model(l).is_some_and(|m| m.connection.resyncs >= 1))
+    })
+    .await;
+    let m = &c.app.model;
+    assert_eq!(m.hosts[ALPHA_HOST].lattice, "alpha");
+    assert_eq!(m.hosts[BETA_HOST].lattice, "beta");
+    assert_eq!(m.hosts[ALPHA_HOST].actors["MECHO"].count(), 2);
+    assert_eq!(m.hosts[BETA_HOST].actors["MECHO"].count(), 5);
+    let links: Vec<&String> = m.links.keys().collect();
+    assert!(
+        links[0].starts_with("alpha/") && links[1].starts_with("beta/"),
+        "the same link in two lattices is two rows: {links:?}"
+    );
+    assert_eq!(
+        m.links[links[1].as_str()]
+            .values
+            .get("PORT")
+            .map(String::as_str),
+        Some("9090")
+    );
+
+    // An action whose names resolve in several lattices must say which.
+    c.line("scale mecho 3");
+    assert!(c.subjects_sent().is_empty());
+    assert!(
+        c.status()
+            .contains("it could go to 3 lattices (alpha, beta, gamma)"),
+        "{}",
+        c.status()
+    );
+    // Naming the host is enough: only beta has it.
+    c.line("scale mecho 3 --host beta-1");
+    assert_eq!(
+        c.subjects_sent(),
+        [format!("wasmbus.ctl.beta.cmd.{BETA_HOST}.scale")]
+    );
+    // Focused, the same line goes to the focused lattice, and only its rows show.
+    c.line("lattice alpha");
+    assert_eq!(
+        c.status(),
+        "showing lattice alpha (:lattice shows every lattice)"
+    );
+    c.line("scale mecho 4");
+    assert_eq!(
+        c.subjects_sent(),
+        [format!("wasmbus.ctl.alpha.cmd.{ALPHA_HOST}.scale")]
+    );
+    let rows = Rows::build(Tab::Hosts, &c.app.model, c.app.view.row_filter(Tab::Hosts));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.host_of(0), Some(ALPHA_HOST));
+    c.line("lattice nope");
+    assert!(
+        c.status()
+            .starts_with(":lattice nope: no lattice nope (known: alpha, beta, gamma)"),
+        "{}",
+        c.status()
+    );
+    c.line("lattice");
+    assert_eq!(c.status(), "showing every lattice");
+    let rows = Rows::build(Tab::Hosts, &c.app.model, c.app.view.row_filter(Tab::Hosts));
+    assert_eq!(rows.len(), 3);
+}
+
+#[tokio::test]
+async fn every_lattice_on_the_in_process_bus_is_found_and_kept_apart() {
+    lattices_kept_apart(Bus::local(), false).await;
+}
+
+#[tokio::test]
+async fn every_lattice_on_nats_is_found_and_kept_apart_a_quiet_one_by_its_bucket() {
+    let nats = NatsServer::start();
+    let bus = common::connect_bus(&nats.url()).await;
+    // Lattice gamma sends no event: only its metadata bucket's stream says it exists.
+    let create = br#"{"name":"KV_LATTICEDATA_gamma","subjects":["$KV.LATTICEDATA_gamma.>"],"max_msgs_per_subject":1,"storage":"memory"}"#;
+    let reply = bus
+        .request(
+            "$JS.API.STREAM.CREATE.KV_LATTICEDATA_gamma",
+            Bytes::from_static(create),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("JetStream creates the bucket stream");
+    assert!(
+        !String::from_utf8_lossy(&reply.payload).contains("\"error\""),
+        "{}",
+        String::from_utf8_lossy(&reply.payload)
+    );
+    lattices_kept_apart(bus, true).await;
+}
