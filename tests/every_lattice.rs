@@ -263,3 +263,106 @@ async fn every_lattice_on_nats_is_found_and_kept_apart_a_quiet_one_by_its_bucket
     );
     lattices_kept_apart(bus, true).await;
 }
+
+/// While a lattice's round is in flight, its own events wait for its snapshot (so the snapshot
+/// cannot overwrite what they say) and the other lattices' events do not wait at all.
+#[tokio::test]
+async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
+    let bus = Bus::local();
+    let _x = FakeHost::start(
+        bus.clone(),
+        "x",
+        FakeState::new("NXHOST", "x-1", &[("MECHO", 1)]),
+    )
+    .await;
+    // Sees x's round start: its ping.
+    let mut ping = bus
+        .subscribe(&Subjects::new("x").ping_hosts())
+        .await
+        .expect("subscribe");
+    let mut cfg = MonitorConfig::new(Subjects::new("*"));
+    cfg.ping_timeout = common::scaled(Duration::from_millis(1500));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    tokio::spawn(multi::run(bus.clone(), cfg, tx, cancel.clone()));
+    let mut seen: Vec<String> = Vec::new();
+    let label = |m: &MonitorMsg| -> Option<String> {
+        match m {
+            MonitorMsg::In(l, inner) => Some(match inner.as_ref() {
+                MonitorMsg::Event(ev) => format!("{l}:{}", ev.id),
+                MonitorMsg::Resynced(_) => format!("{l}:resynced"),
+                other => format!("{l}:{other:?}"),
+            }),
+            _ => None,
+        }
+    };
+    within(
+        common::scaled(Duration::from_secs(10)),
+        "subscribed",
+        async {
+            while let Some(m) = rx.recv().await {
+                if matches!(m, MonitorMsg::Subscribed) {
+                    return;
+                }
+            }
+        },
+    )
+    .await;
+    bus.publish(&Subjects::new("x").events(), heartbeat("NXHOST", "x-1", 1))
+        .await
+        .expect("publish");
+    within(
+        common::scaled(Duration::from_secs(10)),
+        "x's round starts",
+        ping.next(),
+    )
+    .await;
+    // x's round waits out its ping window now.
+    let later = LatticeEvent::new(
+        "x-later",
+        "NXHOST",
+        Utc::now(),
+        EventData::HostHeartbeat(HostHeartbeat {
+            actors: HeartbeatActors::Counts([("MECHO".to_string(), 4)].into()),
+            providers: vec![],
+            labels: Default::default(),
+            friendly_name: "x-1".into(),
+            version: None,
+            uptime_seconds: Some(2),
+            uptime_human: None,
+        }),
+    );
+    bus.publish(
+        &Subjects::new("x").events(),
+        Bytes::from(later.to_json().expect("json")),
+    )
+    .await
+    .expect("publish");
+    bus.publish(&Subjects::new("y").events(), heartbeat("NYHOST", "y-1", 1))
+        .await
+        .expect("publish");
+    within(
+        common::scaled(Duration::from_secs(10)),
+        "x's later event",
+        async {
+            while let Some(m) = rx.recv().await {
+                if let Some(l) = label(&m) {
+                    let last = l == "x:x-later";
+                    seen.push(l);
+                    if last {
+                        return;
+                    }
+                }
+            }
+        },
+    )
+    .await;
+    cancel.cancel();
+    // y's own round (no hosts: over in no time) is not the subject here.
+    seen.retain(|l| l != "y:resynced");
+    assert_eq!(
+        seen,
+        ["x:hb-NXHOST", "y:hb-NYHOST", "x:resynced", "x:x-later"],
+        "y's event while x's round ran went straight on; x's waited for x's snapshot"
+    );
+}

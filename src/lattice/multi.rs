@@ -19,10 +19,13 @@
 //! console's memory). Must not touch the model, the UI or the host.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -30,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bus::{Bus, ConnectionState, Message, Subscription};
 use super::monitor::{self, MonitorConfig, MonitorError, MonitorMsg};
-use super::protocol::LatticeEvent;
+use super::protocol::{LatticeEvent, LatticeSnapshot};
 use super::subjects::{ALL_EVENTS, Subjects, lattice_of_event_subject};
 use crate::logging::{LogThrottle, WARN_INTERVAL};
 
@@ -46,15 +49,26 @@ const KV_STREAM_PREFIX: &str = "KV_LATTICEDATA_";
 
 static TOO_MANY: LogThrottle = LogThrottle::new(WARN_INTERVAL);
 static UNDECODABLE: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+static HELD_FULL: LogThrottle = LogThrottle::new(WARN_INTERVAL);
 
 #[derive(Debug, Default)]
 struct Followed {
     resync_due: Option<Instant>,
     settle_due: Option<Instant>,
     last_resync: Option<Instant>,
+    /// While its round is in flight: the messages that arrived meanwhile.
+    held: Option<Vec<MonitorMsg>>,
 }
 
 impl Followed {
+    /// Schedules a round, at most one per `min_interval`.
+    fn resync_soon(&mut self, now: Instant, min_interval: Duration) {
+        if self.resync_due.is_none() {
+            let earliest = self.last_resync.map_or(now, |t| t + min_interval);
+            self.resync_due = Some(earliest.max(now));
+        }
+    }
+
     fn next_due(&self) -> Option<Instant> {
         self.resync_due.into_iter().chain(self.settle_due).min()
     }
@@ -68,9 +82,17 @@ impl Followed {
     }
 }
 
+/// A resync round in flight.
+type Round = Pin<Box<dyn Future<Output = (String, LatticeSnapshot)> + Send>>;
+
 /// Runs until `cancel` fires, the receiver of `tx` is dropped, or the bus closes the
 /// subscription. `cfg` gives the timeouts; its subjects are ignored (each lattice gets its
 /// own).
+///
+/// While a lattice's round is in flight its events are held back (at most as many as the
+/// subscription holds; past that they are dropped and the lattice is resynced again) and
+/// passed on after its snapshot, so a snapshot never overwrites what newer events said; the
+/// other lattices' events and rounds go on meanwhile.
 ///
 /// # Errors
 /// [`MonitorError::Subscribe`] if the event subscription cannot be made.
@@ -90,7 +112,7 @@ pub async fn run(
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
-    let drain_limit = bus.subscription_capacity().max(1);
+    let hold_limit = bus.subscription_capacity().max(1);
     let mut status_rx = bus.status();
     let mut last_status = *status_rx.borrow_and_update();
     if tx.send(MonitorMsg::Status(last_status)).await.is_err()
@@ -99,11 +121,15 @@ pub async fn run(
         return Ok(());
     }
     let mut lattices: BTreeMap<String, Followed> = BTreeMap::new();
+    let mut rounds: FuturesUnordered<Round> = FuturesUnordered::new();
     let mut discover_due: Option<Instant> =
         (last_status.state == ConnectionState::Connected).then(Instant::now);
     loop {
+        // Lattices with a round in flight wait for it; at most RESYNC_CONCURRENCY at once.
+        let room = rounds.len() < RESYNC_CONCURRENCY;
         let due = lattices
             .values()
+            .filter(|f| room && f.held.is_none())
             .filter_map(Followed::next_due)
             .chain(discover_due)
             .min();
@@ -129,16 +155,26 @@ pub async fn run(
                     }
                 } else if dropped {
                     tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resyncing every lattice");
-                    for f in lattices.values_mut().filter(|f| f.resync_due.is_none()) {
-                        let earliest = f
-                            .last_resync
-                            .map_or(now, |t| t + cfg.resync_min_interval);
-                        f.resync_due = Some(earliest.max(now));
+                    for f in lattices.values_mut() {
+                        f.resync_soon(now, cfg.resync_min_interval);
                     }
                 }
                 last_status = status;
                 if tx.send(MonitorMsg::Status(status)).await.is_err() {
                     return Ok(());
+                }
+            }
+            Some((name, snap)) = rounds.next(), if !rounds.is_empty() => {
+                let msg = MonitorMsg::In(name.clone(), Box::new(MonitorMsg::Resynced(Box::new(snap))));
+                if tx.send(msg).await.is_err() {
+                    return Ok(());
+                }
+                // Then what arrived for it meanwhile, in order.
+                let held = lattices.get_mut(&name).and_then(|f| f.held.take()).unwrap_or_default();
+                for m in held {
+                    if tx.send(m).await.is_err() {
+                        return Ok(());
+                    }
                 }
             }
             _ = sleep_until_opt(due) => {
@@ -149,38 +185,28 @@ pub async fn run(
                         follow(&mut lattices, &name, now);
                     }
                 }
-                let due: Vec<String> = lattices
-                    .iter_mut()
-                    .filter_map(|(name, f)| f.take_due(now).then(|| name.clone()))
-                    .collect();
-                if due.is_empty() {
-                    continue;
-                }
-                if !drain(&mut sub, &tx, drain_limit, &mut lattices).await {
+                // Pass on what waits first: its lattices' rounds come after it, and the
+                // lattices it finds are due now and start in this same turn.
+                if !drain(&mut sub, &tx, hold_limit, &mut lattices, &cfg).await {
                     return Ok(());
                 }
-                for name in &due {
-                    if let Some(f) = lattices.get_mut(name) {
-                        f.last_resync = Some(Instant::now());
+                let now = Instant::now();
+                for (name, f) in &mut lattices {
+                    if rounds.len() >= RESYNC_CONCURRENCY {
+                        break;
                     }
-                }
-                let rounds = futures::stream::iter(due)
-                    .map(|name| {
-                        let cfg = MonitorConfig { subjects: Subjects::new(&name), ..cfg.clone() };
-                        let bus = bus.clone();
-                        async move {
-                            let snap = monitor::resync(&bus, &cfg).await;
-                            (name, snap)
-                        }
-                    })
-                    .buffer_unordered(RESYNC_CONCURRENCY);
-                let sent = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Ok(()),
-                    sent = send_rounds(rounds, &tx) => sent,
-                };
-                if !sent {
-                    return Ok(());
+                    if f.held.is_some() || !f.take_due(now) {
+                        continue;
+                    }
+                    f.last_resync = Some(now);
+                    f.held = Some(Vec::new());
+                    let cfg = MonitorConfig { subjects: Subjects::new(name), ..cfg.clone() };
+                    let bus = bus.clone();
+                    let name = name.clone();
+                    rounds.push(Box::pin(async move {
+                        let snap = monitor::resync(&bus, &cfg).await;
+                        (name, snap)
+                    }));
                 }
             }
             msg = sub.next() => {
@@ -188,9 +214,7 @@ pub async fn run(
                     tracing::warn!(subject = ALL_EVENTS, "event subscription ended");
                     return Ok(());
                 };
-                if let Some(out) = tagged(&msg, &mut lattices)
-                    && tx.send(out).await.is_err()
-                {
+                if !pass(&msg, &tx, hold_limit, &mut lattices, &cfg).await {
                     return Ok(());
                 }
             }
@@ -198,18 +222,39 @@ pub async fn run(
     }
 }
 
-/// Sends each lattice's snapshot as its round finishes; `false` once `tx`'s receiver is gone.
-async fn send_rounds(
-    mut rounds: impl futures::Stream<Item = (String, super::protocol::LatticeSnapshot)> + Unpin,
+/// Passes `msg` on as its lattice's, or holds it while that lattice's round is in flight;
+/// `false` once `tx`'s receiver is gone.
+async fn pass(
+    msg: &Message,
     tx: &mpsc::Sender<MonitorMsg>,
+    hold_limit: usize,
+    lattices: &mut BTreeMap<String, Followed>,
+    cfg: &MonitorConfig,
 ) -> bool {
-    while let Some((name, snap)) = rounds.next().await {
-        let msg = MonitorMsg::In(name, Box::new(MonitorMsg::Resynced(Box::new(snap))));
-        if tx.send(msg).await.is_err() {
-            return false;
+    let Some((name, out)) = tagged(msg, lattices) else {
+        return true;
+    };
+    let Some(f) = lattices.get_mut(&name) else {
+        return true;
+    };
+    match &mut f.held {
+        None => tx.send(out).await.is_ok(),
+        Some(held) if held.len() < hold_limit => {
+            held.push(out);
+            true
+        }
+        Some(_) => {
+            if let Some(suppressed) = HELD_FULL.hit() {
+                tracing::warn!(
+                    lattice = name,
+                    suppressed,
+                    "events arrived faster than a resync round; dropping them and resyncing again"
+                );
+            }
+            f.resync_soon(Instant::now(), cfg.resync_min_interval);
+            true
         }
     }
-    true
 }
 
 /// Starts following `name` (a round is due now) unless it is followed already or the bound
@@ -239,9 +284,12 @@ fn follow(lattices: &mut BTreeMap<String, Followed>, name: &str, now: Instant) -
     true
 }
 
-/// The message as its lattice's [`MonitorMsg::In`]; a new lattice is followed first. `None`
-/// for a lattice past the bound (or a subject that names none).
-fn tagged(msg: &Message, lattices: &mut BTreeMap<String, Followed>) -> Option<MonitorMsg> {
+/// The message as its lattice's [`MonitorMsg::In`], with the lattice; a new lattice is
+/// followed first. `None` for a lattice past the bound (or a subject that names none).
+fn tagged(
+    msg: &Message,
+    lattices: &mut BTreeMap<String, Followed>,
+) -> Option<(String, MonitorMsg)> {
     let name = lattice_of_event_subject(&msg.subject)?;
     if !follow(lattices, name, Instant::now()) {
         return None;
@@ -255,25 +303,28 @@ fn tagged(msg: &Message, lattices: &mut BTreeMap<String, Followed>) -> Option<Mo
             MonitorMsg::Malformed(e)
         }
     };
-    Some(MonitorMsg::In(name.to_owned(), Box::new(inner)))
+    Some((
+        name.to_owned(),
+        MonitorMsg::In(name.to_owned(), Box::new(inner)),
+    ))
 }
 
-/// Passes on the events waiting in `sub` (at most `limit`) before a round, outside tokio's
-/// cooperative budget (see the one-lattice monitor); `false` once `tx`'s receiver is gone.
+/// Passes on (or holds) the events waiting in `sub` (at most `limit`) before rounds start,
+/// outside tokio's cooperative budget (see the one-lattice monitor); `false` once `tx`'s
+/// receiver is gone.
 async fn drain(
     sub: &mut Subscription,
     tx: &mpsc::Sender<MonitorMsg>,
     limit: usize,
     lattices: &mut BTreeMap<String, Followed>,
+    cfg: &MonitorConfig,
 ) -> bool {
     tokio::task::unconstrained(async {
         for _ in 0..limit {
             let Some(Some(msg)) = sub.next().now_or_never() else {
                 break;
             };
-            if let Some(out) = tagged(&msg, lattices)
-                && tx.send(out).await.is_err()
-            {
+            if !pass(&msg, tx, limit, lattices, cfg).await {
                 return false;
             }
         }
