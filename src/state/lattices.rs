@@ -91,6 +91,19 @@ impl Lattices {
             let cursor = self.merged_events.entry(name.clone()).or_insert(0);
             merge_one(shown, name, from, cursor);
         }
+        if !changed.is_empty() {
+            // The header's resync count is every lattice's together.
+            let c = &mut shown.connection;
+            c.resyncs = self
+                .by_name
+                .values()
+                .fold(0u64, |n, m| n.saturating_add(m.connection.resyncs));
+            c.last_resync = self
+                .by_name
+                .values()
+                .filter_map(|m| m.connection.last_resync)
+                .max();
+        }
         !changed.is_empty()
     }
 }
