@@ -31,6 +31,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 pub mod act;
+pub mod clipboard;
 
 use crate::host::HostHandle;
 use crate::ingest::ingest;
@@ -124,6 +125,8 @@ pub struct App {
     pub turns: u64,
     /// The actions typed on the `:` line, and the requests they wait to send.
     pub actions: act::Actions,
+    /// Ids the user copied (`c`), written to the terminal as OSC 52 between frames.
+    pub clipboard: clipboard::Clipboard,
 }
 
 impl App {
@@ -141,6 +144,7 @@ impl App {
             quit: false,
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
+            clipboard: clipboard::Clipboard::default(),
         }
     }
 
@@ -162,6 +166,11 @@ impl App {
                 let out = self.view.handle_key(&key, &self.model);
                 self.quit |= out.quit;
                 self.dirty |= out.dirty;
+                if let Some(text) = out.copy {
+                    self.view.set_status(format!("copied {text}"));
+                    self.clipboard.request(text);
+                    self.dirty = true;
+                }
                 if let Some(line) = self.view.take_submitted() {
                     self.run_line(&line, now);
                 }
@@ -341,6 +350,8 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
     });
 
     let (mut terminal, guard) = TerminalGuard::enter().context("cannot set up the terminal")?;
+    // The terminal's own stream: OSC 52 copies go out between frames.
+    app.clipboard.set_writer(Box::new(std::io::stdout()));
     let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
     let input = tokio::spawn(read_input(in_tx, cancel.child_token()));
     let mut signals = Signals::new()?;
@@ -410,6 +421,10 @@ where
 
     let result: anyhow::Result<()> = loop {
         app.turns = app.turns.saturating_add(1);
+        // Between frames: a copy's escape never lands inside a frame's output.
+        if let Err(e) = app.clipboard.flush() {
+            tracing::warn!(error = %e, "cannot write the clipboard escape");
+        }
         for effect in app.actions.effects.drain(..) {
             let tx = act_tx.clone();
             let bus = bus.clone();

@@ -26,12 +26,13 @@ const COLUMN_GAP: u16 = 2;
 const MIN_TEXT_WIDTH: usize = 16;
 
 /// Scopes in help order.
-const SCOPES: [Scope; 7] = [
+const SCOPES: [Scope; 8] = [
     Scope::Global,
     Scope::In(Mode::Normal),
     Scope::In(Mode::Filter),
     Scope::In(Mode::Command),
     Scope::In(Mode::Confirm),
+    Scope::In(Mode::Json),
     Scope::In(Mode::Help),
     Scope::In(Mode::Build),
 ];
