@@ -74,6 +74,13 @@ impl Lines<'_> {
         }
     }
 
+    /// A line indented by four columns (under an indented one), wrapped under itself.
+    pub(crate) fn deeper(&mut self, text: String, style: Style) {
+        for part in format::wrap(&text, self.width.saturating_sub(4)) {
+            self.lines.push(Line::styled(format!("    {part}"), style));
+        }
+    }
+
     pub(crate) fn map<'a>(
         &mut self,
         title: &str,

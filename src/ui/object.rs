@@ -132,17 +132,17 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, id: &str, now: Timestamp) {
             } else {
                 format!("  {}", format::pairs(&inst.annotations))
             };
-            l.indented(format!("  {iid} rev {}{ann}", inst.revision), Style::new());
+            l.deeper(format!("{iid} rev {}{ann}", inst.revision), Style::new());
         }
         if a.instances.len() > MAX_INSTANCES {
-            l.indented(
-                format!("  … and {} more", a.instances.len() - MAX_INSTANCES),
+            l.deeper(
+                format!("… and {} more", a.instances.len() - MAX_INSTANCES),
                 l.theme.dim,
             );
         }
         if a.unidentified > 0 {
-            l.indented(
-                format!("  {} not yet identified", a.unidentified),
+            l.deeper(
+                format!("{} not yet identified", a.unidentified),
                 l.theme.dim,
             );
         }
@@ -280,7 +280,7 @@ fn provider(l: &mut Lines<'_>, model: &Lattice, key: &str, link_name: &str, now:
             providers::health_style(l.theme, p.health),
         );
         if !p.annotations.is_empty() {
-            l.indented(format!("  {}", format::pairs(&p.annotations)), Style::new());
+            l.deeper(format::pairs(&p.annotations), Style::new());
         }
         if p.last_failure.is_some() {
             failure(l, p.last_failure.as_ref(), now);
