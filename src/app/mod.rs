@@ -673,6 +673,73 @@ mod tests {
         assert_eq!((b.command.as_str(), b.run), ("make", 1));
     }
 
+    /// An app whose model knows one host, `NHOST…`; returns its id.
+    fn app_with_a_host() -> (App, String) {
+        use crate::lattice::protocol::{EventData, HostStarted, LatticeEvent};
+        let mut a = app();
+        let host = format!("{:N<56}", "NHOST");
+        let ev = LatticeEvent::new(
+            "ev-1",
+            host.clone(),
+            Utc::now(),
+            EventData::HostStarted(HostStarted {
+                labels: Default::default(),
+                friendly_name: "h".into(),
+                uptime_seconds: Some(0),
+                version: None,
+            }),
+        );
+        state::apply(&mut a.model, &ev, Utc::now());
+        (a, host)
+    }
+
+    #[test]
+    fn c_queues_the_selected_id_for_the_terminal_and_says_so() {
+        let (mut a, host) = app_with_a_host();
+        a.update(key(KeyCode::Char('c'), KeyEventKind::Press), Utc::now());
+        assert_eq!(a.clipboard.pending().collect::<Vec<_>>(), [host.as_str()]);
+        assert_eq!(a.view.status(), Some(format!("copied {host}").as_str()));
+    }
+
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            crate::sync::lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_loop_writes_the_copy_escape_to_the_terminal() {
+        let (mut a, host) = app_with_a_host();
+        let sink = Sink::default();
+        a.clipboard.set_writer(Box::new(sink.clone()));
+        let mut term = Terminal::new(ratatui::backend::TestBackend::new(100, 30)).expect("term");
+        let (keys, input) = mpsc::channel(4);
+        for c in ['c', 'q'] {
+            let k = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+            keys.send(Ok(Event::Key(k))).await.expect("send");
+        }
+        let inputs = Inputs {
+            input,
+            monitor: None,
+            monitor_stopped: None,
+            build: None,
+            host: None,
+            subscribed: None,
+            stop: Box::pin(futures::future::pending()),
+            bus: None,
+        };
+        run_loop(&mut a, &mut term, inputs).await.expect("loop");
+        let written = String::from_utf8(crate::sync::lock(&sink.0).clone()).expect("utf8");
+        assert_eq!(written, clipboard::osc52(&host));
+    }
+
     #[test]
     fn the_frame_interval_allows_about_thirty_frames_per_second() {
         // A units slip here (30 s instead of 1/30 s) would freeze the screen.
