@@ -409,7 +409,7 @@ fn the_events_tab_keeps_its_arrival_order() {
     let _ = ch(&mut v, &m, 'o');
     assert_eq!(v.sort_of(Tab::Events), None);
     assert_eq!(order(&v, &m, Tab::Events), before);
-    assert_eq!(v.status(), Some("Events are not sorted here"));
+    assert_eq!(v.status(), Some("Events stay in arrival order"));
 }
 
 // ---------------------------------------------------------------------------------------------

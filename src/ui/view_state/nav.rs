@@ -217,8 +217,12 @@ impl ViewState {
             Action::Back => self.back(),
             Action::SortNext | Action::SortReverse => {
                 let tab = self.tab;
-                if sort::sortable_columns(tab) == 0 || self.object().is_some() {
-                    self.status = Some(format!("{} are not sorted here", tab.title()));
+                if self.object().is_some() {
+                    self.status = Some("sorting applies to tables (Esc: back)".into());
+                    return Outcome::DIRTY;
+                }
+                if sort::sortable_columns(tab) == 0 {
+                    self.status = Some(format!("{} stay in arrival order", tab.title()));
                     return Outcome::DIRTY;
                 }
                 let current = self.tabs[tab.index()].sort;
