@@ -55,21 +55,22 @@ fn drill_from_the_host_to_the_actor_and_its_json() {
         "{view}"
     );
 
-    // y: the raw JSON of the actor across the lattice (keys in alphabetical order: its
-    // claims and hosts first); G scrolls to the end, where its key is.
+    // y: the raw JSON of the actor across the lattice, its key first; G scrolls to the end
+    // (its links), where the indicator says the last line shows.
     pane.keys("y");
-    let top = pane.wait_for("the actor's JSON", |s| {
-        s.contains("JSON actor hello") && s.contains("\"claims\": {")
+    let top = pane.wait_for("the actor's JSON with its key", |s| {
+        s.contains("JSON actor hello") && s.contains(&format!("\"public_key\": \"{id}\""))
     });
-    assert!(top.contains(&format!("\"sub\": \"{id}\"")), "{top}");
+    assert!(top.contains("\"claims\": {"), "{top}");
     pane.keys("G");
-    let json = pane.wait_for("the actor's key at the end of its JSON", |s| {
-        s.contains(&format!("\"public_key\": \"{id}\"")) && s.contains("JSON actor hello")
+    let end = pane.wait_for("the end of the actor's JSON", |s| {
+        s.contains("\"contract_id\": \"wasmcloud:httpserver\"") && s.contains("\"links\": [")
     });
     assert!(
-        json.contains("\"contract_id\": \"wasmcloud:httpserver\""),
-        "{json}"
+        !end.contains("\"public_key\": \"M"),
+        "scrolled past the top: {end}"
     );
+
     // Esc closes the JSON; c copies the key (OSC 52 to the terminal) and the status line
     // says what.
     pane.keys("Escape");

@@ -10,9 +10,13 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear};
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-use crate::state::Lattice;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::lattice::protocol::{ClaimsMap, LinkDefinition};
+use crate::state::{ActorState, Lattice, ProviderState};
 
 use super::format::truncate;
 use super::pane;
@@ -23,7 +27,53 @@ use super::view_state::{Target, ViewState};
 /// Margin around the overlay.
 const MARGIN: u16 = 2;
 
-fn pretty(v: &Value) -> String {
+/// A row of the Actors or Providers tab: the object on one host (fields in this order).
+#[derive(Serialize)]
+struct OnHost<'a, T> {
+    host_id: &'a str,
+    #[serde(flatten)]
+    object: Named<'a, T>,
+    claims: Option<&'a ClaimsMap>,
+}
+
+/// The object under its kind's name (`actor`, `provider`).
+enum Named<'a, T> {
+    Actor(&'a T),
+    Provider(&'a T),
+}
+
+impl<T: Serialize> Serialize for Named<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self {
+            Named::Actor(a) => m.serialize_entry("actor", a)?,
+            Named::Provider(p) => m.serialize_entry("provider", p)?,
+        }
+        m.end()
+    }
+}
+
+/// An actor view: the actor on every host, its claims and links, its key first.
+#[derive(Serialize)]
+struct ActorAcross<'a> {
+    public_key: &'a str,
+    claims: Option<&'a ClaimsMap>,
+    hosts: BTreeMap<&'a str, &'a ActorState>,
+    links: Vec<&'a LinkDefinition>,
+}
+
+/// A provider view: the provider on every host, its claims and links, its key first.
+#[derive(Serialize)]
+struct ProviderAcross<'a> {
+    public_key: &'a str,
+    link_name: &'a str,
+    claims: Option<&'a ClaimsMap>,
+    hosts: BTreeMap<&'a str, &'a ProviderState>,
+    links: Vec<&'a LinkDefinition>,
+}
+
+fn pretty(v: &impl Serialize) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("cannot show as JSON: {e}"))
 }
 
@@ -36,15 +86,15 @@ pub(crate) fn of_row(model: &Lattice, rows: &Rows<'_>, i: usize) -> Option<(Stri
     Some(match rows {
         Rows::Hosts(v) => {
             let h = v.get(i)?;
-            (format!("host {}", h.display_name()), pretty(&value(h)))
+            (format!("host {}", h.display_name()), pretty(h))
         }
         Rows::Actors(v) => {
             let r = v.get(i)?;
-            let j = json!({
-                "host_id": r.host.id,
-                "actor": value(r.actor),
-                "claims": value(model.claims.get(&r.actor.id)),
-            });
+            let j = OnHost {
+                host_id: &r.host.id,
+                object: Named::Actor(r.actor),
+                claims: model.claims.get(&r.actor.id),
+            };
             (
                 format!("actor {}", rows::actor_name(model, r.actor)),
                 pretty(&j),
@@ -52,11 +102,11 @@ pub(crate) fn of_row(model: &Lattice, rows: &Rows<'_>, i: usize) -> Option<(Stri
         }
         Rows::Providers(v) => {
             let r = v.get(i)?;
-            let j = json!({
-                "host_id": r.host.id,
-                "provider": value(r.provider),
-                "claims": value(model.claims.get(&r.provider.public_key)),
-            });
+            let j = OnHost {
+                host_id: &r.host.id,
+                object: Named::Provider(r.provider),
+                claims: model.claims.get(&r.provider.public_key),
+            };
             (
                 format!("provider {}", rows::provider_name(model, r.provider)),
                 pretty(&j),
@@ -64,7 +114,7 @@ pub(crate) fn of_row(model: &Lattice, rows: &Rows<'_>, i: usize) -> Option<(Stri
         }
         Rows::Links(v) => {
             let l = v.get(i)?;
-            (format!("link {}", l.link_name), pretty(&value(l)))
+            (format!("link {}", l.link_name), pretty(l))
         }
         Rows::Events(v) => {
             let e = v.get(i)?;
@@ -87,26 +137,19 @@ pub(crate) fn of_target(model: &Lattice, t: &Target) -> Option<(String, String)>
     Some(match t {
         Target::Host(h) => {
             let h = model.hosts.get(h)?;
-            (format!("host {}", h.display_name()), pretty(&value(h)))
+            (format!("host {}", h.display_name()), pretty(h))
         }
         Target::Actor(a) => {
-            let hosts: serde_json::Map<String, Value> = model
-                .hosts
-                .values()
-                .filter_map(|h| h.actors.get(a).map(|s| (h.id.clone(), value(s))))
-                .collect();
-            let links: Vec<Value> = model
-                .links
-                .values()
-                .filter(|l| l.actor_id == *a)
-                .map(value)
-                .collect();
-            let j = json!({
-                "public_key": a,
-                "hosts": hosts,
-                "claims": value(model.claims.get(a)),
-                "links": links,
-            });
+            let j = ActorAcross {
+                public_key: a,
+                claims: model.claims.get(a),
+                hosts: model
+                    .hosts
+                    .values()
+                    .filter_map(|h| h.actors.get(a).map(|s| (h.id.as_str(), s)))
+                    .collect(),
+                links: model.links.values().filter(|l| l.actor_id == *a).collect(),
+            };
             (
                 format!("actor {}", rows::actor_name_by_id(model, a)),
                 pretty(&j),
@@ -116,29 +159,26 @@ pub(crate) fn of_target(model: &Lattice, t: &Target) -> Option<(String, String)>
             public_key,
             link_name,
         } => {
-            let hosts: serde_json::Map<String, Value> = model
-                .hosts
-                .values()
-                .filter_map(|h| {
-                    h.providers
-                        .values()
-                        .find(|p| p.public_key == *public_key && p.link_name == *link_name)
-                        .map(|p| (h.id.clone(), value(p)))
-                })
-                .collect();
-            let links: Vec<Value> = model
-                .links
-                .values()
-                .filter(|l| l.provider_id == *public_key && l.link_name == *link_name)
-                .map(value)
-                .collect();
-            let j = json!({
-                "public_key": public_key,
-                "link_name": link_name,
-                "hosts": hosts,
-                "claims": value(model.claims.get(public_key)),
-                "links": links,
-            });
+            let j = ProviderAcross {
+                public_key,
+                link_name,
+                claims: model.claims.get(public_key),
+                hosts: model
+                    .hosts
+                    .values()
+                    .filter_map(|h| {
+                        h.providers
+                            .values()
+                            .find(|p| p.public_key == *public_key && p.link_name == *link_name)
+                            .map(|p| (h.id.as_str(), p))
+                    })
+                    .collect(),
+                links: model
+                    .links
+                    .values()
+                    .filter(|l| l.provider_id == *public_key && l.link_name == *link_name)
+                    .collect(),
+            };
             let name = rows::claims_name(model, public_key).unwrap_or(public_key);
             (format!("provider {name}"), pretty(&j))
         }
