@@ -1,10 +1,12 @@
 //! What the console shows besides the model: the active [`Tab`], the selected row of each
-//! tab (by [`RowKey`], not by index), scroll offsets, filters, follow mode, the detail pane,
-//! the input [`Mode`] and the [`Theme`].
+//! tab (by [`RowKey`], not by index), scroll offsets, filters, sort orders, follow mode, the
+//! detail pane, the drill-down path ([`Level`]s, see [`nav`]), the raw JSON overlay, the input
+//! [`Mode`] and the [`Theme`].
 //!
 //! Changed only by [`ViewState::apply`] (a key's [`Action`]) and by rendering, which resolves
-//! each selection key to a row index against the current model. Pure: no I/O, no clock, no
-//! environment; the App passes `no_color` in.
+//! each selection key to a row index against the current model and clamps scroll positions.
+//! Pure: no I/O, no clock, no environment; the App passes `no_color` in, and carries out what
+//! an [`Outcome`] asks for (quit, copy).
 
 use ratatui::crossterm::event::KeyEvent;
 
@@ -16,7 +18,7 @@ use super::rows::{RowFilter, RowKey, Rows};
 use super::sort::{self, SortBy};
 use super::theme::Theme;
 
-mod nav;
+pub mod nav;
 
 pub use nav::{JsonView, Level, Target, clamp_scroll};
 
