@@ -1,5 +1,5 @@
 //! Sorting a tab's rows by one of its columns: the [`SortBy`] choice a tab keeps (column and
-//! direction), the [`SortVal`] each tab module derives from a row for a column, and
+//! direction), the `SortVal` each tab module derives from a row for a column, and
 //! [`sort_rows`], which reorders [`Rows`] by it.
 //!
 //! Every sort is stable and deterministic: rows with equal values stay ordered by id (ascending
