@@ -150,12 +150,33 @@ fn frame(c: &mut Criterion) {
             })
         });
     }
+    // Sorted by a column (`o` then `O`: NAME descending): every frame sorts the 10,000 rows.
+    let mut view = ViewState::new(false);
+    let _ = view.apply(Action::GoTab(Tab::Actors), &model);
+    let _ = view.apply(Action::SortNext, &model);
+    let _ = view.apply(Action::SortReverse, &model);
+    let mut term = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    term.draw(|f| ui::render(f, &model, &mut view, now))
+        .unwrap();
+    for _ in 0..500 {
+        let _ = view.apply(Action::Down, &model);
+    }
+    group.bench_function("actors_sorted_name_desc", |b| {
+        b.iter(|| {
+            term.draw(|f| ui::render(f, black_box(&model), &mut view, now))
+                .unwrap();
+        })
+    });
     group.finish();
 
     // A key press: the row list is rebuilt to move the selection.
     let mut view = ViewState::new(false);
     let _ = view.apply(Action::GoTab(Tab::Actors), &model);
     c.bench_function("key_down_actors_10000_rows", |b| {
+        b.iter(|| view.apply(black_box(Action::Down), &model))
+    });
+    let _ = view.apply(Action::SortNext, &model);
+    c.bench_function("key_down_actors_10000_rows_sorted", |b| {
         b.iter(|| view.apply(black_box(Action::Down), &model))
     });
 }

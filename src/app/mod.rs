@@ -31,6 +31,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 pub mod act;
+pub mod clipboard;
 pub mod paths;
 
 use crate::host::HostHandle;
@@ -130,6 +131,8 @@ pub struct App {
     /// With `--lattice '*'`: each lattice's own model; [`App::model`] shows them all, merged
     /// by [`App::settle`].
     pub lattices: Option<Lattices>,
+    /// Ids the user copied (`c`), written to the terminal as OSC 52 between frames.
+    pub clipboard: clipboard::Clipboard,
 }
 
 impl App {
@@ -148,6 +151,7 @@ impl App {
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
             lattices: (cfg.lattice == ALL_LATTICES).then(|| Lattices::new(cfg.model.clone())),
+            clipboard: clipboard::Clipboard::default(),
         }
     }
 
@@ -192,6 +196,11 @@ impl App {
                 self.dirty |= out.dirty;
                 if let Some((typed, kind)) = self.view.take_path_request() {
                     self.view.complete_path(paths::candidates(&typed, kind));
+                    self.dirty = true;
+                }
+                if let Some(text) = out.copy {
+                    self.view.set_status(format!("copied {text}"));
+                    self.clipboard.request(text);
                     self.dirty = true;
                 }
                 if let Some(line) = self.view.take_submitted() {
@@ -439,6 +448,8 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
     });
 
     let (mut terminal, guard) = TerminalGuard::enter().context("cannot set up the terminal")?;
+    // The terminal's own stream: OSC 52 copies go out between frames.
+    app.clipboard.set_writer(Box::new(std::io::stdout()));
     let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
     let input = tokio::spawn(read_input(in_tx, cancel.child_token()));
     let mut signals = Signals::new()?;
@@ -508,6 +519,10 @@ where
 
     let result: anyhow::Result<()> = loop {
         app.turns = app.turns.saturating_add(1);
+        // Between frames: a copy's escape never lands inside a frame's output.
+        if let Err(e) = app.clipboard.flush() {
+            tracing::warn!(error = %e, "cannot write the clipboard escape");
+        }
         for effect in app.actions.effects.drain(..) {
             let tx = act_tx.clone();
             let bus = bus.clone();
@@ -755,6 +770,73 @@ mod tests {
         assert!(a.dirty);
         let b = a.model.build.as_ref().expect("build state");
         assert_eq!((b.command.as_str(), b.run), ("make", 1));
+    }
+
+    /// An app whose model knows one host, `NHOST…`; returns its id.
+    fn app_with_a_host() -> (App, String) {
+        use crate::lattice::protocol::{EventData, HostStarted, LatticeEvent};
+        let mut a = app();
+        let host = format!("{:N<56}", "NHOST");
+        let ev = LatticeEvent::new(
+            "ev-1",
+            host.clone(),
+            Utc::now(),
+            EventData::HostStarted(HostStarted {
+                labels: Default::default(),
+                friendly_name: "h".into(),
+                uptime_seconds: Some(0),
+                version: None,
+            }),
+        );
+        state::apply(&mut a.model, &ev, Utc::now());
+        (a, host)
+    }
+
+    #[test]
+    fn c_queues_the_selected_id_for_the_terminal_and_says_so() {
+        let (mut a, host) = app_with_a_host();
+        a.update(key(KeyCode::Char('c'), KeyEventKind::Press), Utc::now());
+        assert_eq!(a.clipboard.pending().collect::<Vec<_>>(), [host.as_str()]);
+        assert_eq!(a.view.status(), Some(format!("copied {host}").as_str()));
+    }
+
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            crate::sync::lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_loop_writes_the_copy_escape_to_the_terminal() {
+        let (mut a, host) = app_with_a_host();
+        let sink = Sink::default();
+        a.clipboard.set_writer(Box::new(sink.clone()));
+        let mut term = Terminal::new(ratatui::backend::TestBackend::new(100, 30)).expect("term");
+        let (keys, input) = mpsc::channel(4);
+        for c in ['c', 'q'] {
+            let k = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+            keys.send(Ok(Event::Key(k))).await.expect("send");
+        }
+        let inputs = Inputs {
+            input,
+            monitor: None,
+            monitor_stopped: None,
+            build: None,
+            host: None,
+            subscribed: None,
+            stop: Box::pin(futures::future::pending()),
+            bus: None,
+        };
+        run_loop(&mut a, &mut term, inputs).await.expect("loop");
+        let written = String::from_utf8(crate::sync::lock(&sink.0).clone()).expect("utf8");
+        assert_eq!(written, clipboard::osc52(&host));
     }
 
     #[test]

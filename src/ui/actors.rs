@@ -13,11 +13,12 @@ use crate::state::{ActorStatus, Lattice};
 
 use super::format::{self, short_id};
 use super::rows::{self, ActorRow};
+use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
-const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     grow("NAME", 14, 8, 0),
     col("ID", 10, 6, 3),
     col("HOST", 12, 6, 1),
@@ -55,6 +56,7 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Actors, model),
         at,
+        sort: view.sort_of(Tab::Actors),
     };
     table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
 }
@@ -83,4 +85,28 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText
             None => (Cow::Borrowed(""), plain),
         },
     ]
+}
+
+/// The value of row `r` in column `c` of [`COLUMNS`], for sorting.
+pub(crate) fn sort_key<'a>(model: &'a Lattice, r: &ActorRow<'a>, c: usize) -> SortVal<'a> {
+    let a = r.actor;
+    match c {
+        0 => SortVal::Text(rows::actor_name(model, a)),
+        1 => SortVal::Text(&a.id),
+        2 => SortVal::Text(r.host.display_name()),
+        3 => sort::num(a.count()),
+        4 => sort::num(a.revision),
+        5 => model
+            .local_actor(&r.host.id, &a.id)
+            .map_or(SortVal::Missing, |l| sort::num(l.calls)),
+        6 => sort::num(a.status as u8),
+        7 => a
+            .image_ref
+            .as_deref()
+            .map_or(SortVal::Missing, SortVal::Text),
+        _ => a
+            .last_failure
+            .as_ref()
+            .map_or(SortVal::Missing, |f| SortVal::Text(&f.reason)),
+    }
 }

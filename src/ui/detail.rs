@@ -7,7 +7,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Block;
 
 use crate::lattice::protocol::{ClaimsMap, LinkDefinition};
 use crate::state::{HostState, Lattice, LogEntry, Timestamp};
@@ -15,7 +15,8 @@ use crate::state::{HostState, Lattice, LogEntry, Timestamp};
 use super::format::{self, short_id};
 use super::rows::{self, ActorRow, ProviderRow, Rows};
 use super::theme::Theme;
-use super::{actors, events, hosts, providers};
+use super::view_state::ViewState;
+use super::{actors, events, hosts, pane, providers};
 
 /// Width of the key column.
 const KEY_WIDTH: usize = 12;
@@ -23,16 +24,17 @@ const KEY_WIDTH: usize = 12;
 /// Instance ids listed before "… and N more".
 const MAX_INSTANCES: usize = 8;
 
-struct Lines<'t> {
-    theme: &'t Theme,
+/// Lines of a detail pane or object view being built, wrapped to the pane's width.
+pub(crate) struct Lines<'t> {
+    pub(crate) theme: &'t Theme,
     /// Inner width of the pane, for wrapping.
-    width: usize,
-    lines: Vec<Line<'static>>,
+    pub(crate) width: usize,
+    pub(crate) lines: Vec<Line<'static>>,
 }
 
 impl Lines<'_> {
     /// `key  value`, the value wrapped under itself when it is too long.
-    fn kv(&mut self, key: &str, value: impl Into<String>, style: Style) {
+    pub(crate) fn kv(&mut self, key: &str, value: impl Into<String>, style: Style) {
         let value = value.into();
         let indent = KEY_WIDTH + 1;
         let mut parts = format::wrap(&value, self.width.saturating_sub(indent)).into_iter();
@@ -49,30 +51,41 @@ impl Lines<'_> {
         }
     }
 
-    fn plain(&mut self, key: &str, value: impl Into<String>) {
+    pub(crate) fn plain(&mut self, key: &str, value: impl Into<String>) {
         self.kv(key, value, Style::new());
     }
 
-    fn opt(&mut self, key: &str, value: Option<impl Into<String>>) {
+    pub(crate) fn opt(&mut self, key: &str, value: Option<impl Into<String>>) {
         match value {
             Some(v) => self.plain(key, v),
             None => self.kv(key, "—", self.theme.dim),
         }
     }
 
-    fn section(&mut self, title: &str) {
+    pub(crate) fn section(&mut self, title: &str) {
         self.lines
             .push(Line::styled(title.to_string(), self.theme.table_header));
     }
 
     /// A line indented by two columns, wrapped under itself.
-    fn indented(&mut self, text: String, style: Style) {
+    pub(crate) fn indented(&mut self, text: String, style: Style) {
         for part in format::wrap(&text, self.width.saturating_sub(2)) {
             self.lines.push(Line::styled(format!("  {part}"), style));
         }
     }
 
-    fn map<'a>(&mut self, title: &str, map: impl IntoIterator<Item = (&'a String, &'a String)>) {
+    /// A line indented by four columns (under an indented one), wrapped under itself.
+    pub(crate) fn deeper(&mut self, text: String, style: Style) {
+        for part in format::wrap(&text, self.width.saturating_sub(4)) {
+            self.lines.push(Line::styled(format!("    {part}"), style));
+        }
+    }
+
+    pub(crate) fn map<'a>(
+        &mut self,
+        title: &str,
+        map: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) {
         let mut it = map.into_iter().peekable();
         if it.peek().is_none() {
             self.kv(title, "none", self.theme.dim);
@@ -84,7 +97,7 @@ impl Lines<'_> {
         }
     }
 
-    fn claims(&mut self, claims: Option<&ClaimsMap>) {
+    pub(crate) fn claims(&mut self, claims: Option<&ClaimsMap>) {
         let Some(c) = claims else {
             return;
         };
@@ -105,18 +118,19 @@ impl Lines<'_> {
     }
 }
 
-/// Draws the detail of row `i` of `rows` into `area`.
+/// Draws the detail of row `i` of `rows` into `area`, scrolled to the view's position.
 pub(crate) fn render(
     frame: &mut Frame,
     area: Rect,
     model: &Lattice,
-    theme: &Theme,
+    view: &mut ViewState,
     rows: &Rows<'_>,
     i: usize,
     now: Timestamp,
 ) {
+    let theme = *view.theme();
     let mut l = Lines {
-        theme,
+        theme: &theme,
         width: usize::from(area.width.saturating_sub(2)),
         lines: Vec::new(),
     };
@@ -146,16 +160,18 @@ pub(crate) fn render(
     let block = Block::bordered()
         .border_style(theme.border)
         .title(Span::styled(format!(" {title} "), theme.title));
-    frame.render_widget(Paragraph::new(l.lines).block(block), area);
+    let height = usize::from(block.inner(area).height);
+    let offset = view.detail_scroll(l.lines.len(), height);
+    pane::render(frame, area, block, l.lines, offset, &theme);
 }
 
 /// `39s ago (12:01:01)`.
-fn when(t: Timestamp, now: Timestamp) -> String {
+pub(crate) fn when(t: Timestamp, now: Timestamp) -> String {
     format!("{} ({})", format::age(t, now), format::clock(t))
 }
 
 /// `1 instance`, `2 instances`.
-fn count(n: impl Into<u64>, what: &str) -> String {
+pub(crate) fn count(n: impl Into<u64>, what: &str) -> String {
     let n = n.into();
     if n == 1 {
         format!("1 {what}")
@@ -164,7 +180,7 @@ fn count(n: impl Into<u64>, what: &str) -> String {
     }
 }
 
-fn failure(l: &mut Lines<'_>, f: Option<&crate::state::Failure>, now: Timestamp) {
+pub(crate) fn failure(l: &mut Lines<'_>, f: Option<&crate::state::Failure>, now: Timestamp) {
     match f {
         Some(f) => {
             l.kv(
@@ -289,7 +305,7 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
 }
 
 /// Microseconds as milliseconds: `0.2 ms`, `45 ms`.
-fn ms(us: u64) -> String {
+pub(crate) fn ms(us: u64) -> String {
     if us < 10_000 {
         format!("{:.1} ms", us as f64 / 1000.0)
     } else {

@@ -73,6 +73,7 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: model.events.entries.len(),
         at,
+        sort: None,
     };
     table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
 }

@@ -57,6 +57,7 @@ pub(crate) fn render(
             spans.extend(hints(theme, mode));
             spans
         }
+        Mode::Json => hints(theme, Mode::Json),
         Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
         Mode::Build => vec![Span::styled("any key closes the build output", theme.dim)],
         Mode::Normal => match view.status() {

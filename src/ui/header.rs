@@ -181,6 +181,45 @@ fn counts_line<'a>(model: &'a Lattice, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
+/// Draws the breadcrumb line of a drill-down: `Hosts › edge-1 › Actors › echo`, the last
+/// crumb highlighted; cut from the left when it does not fit.
+pub(crate) fn render_crumbs(frame: &mut Frame, area: Rect, crumbs: &[String], theme: &Theme) {
+    let sep = " › ";
+    let full = crumbs.join(sep);
+    let room = usize::from(area.width);
+    let mut spans = Vec::with_capacity(crumbs.len() * 2 + 1);
+    if format::width(&full) > room {
+        // Keep the deepest crumbs: they say where you are.
+        let mut kept = Vec::new();
+        let mut used = 2;
+        for c in crumbs.iter().rev() {
+            let w = format::width(c) + format::width(sep);
+            if used + w > room && !kept.is_empty() {
+                break;
+            }
+            used += w;
+            kept.push(c.as_str());
+        }
+        kept.reverse();
+        spans.push(Span::styled("…", theme.dim));
+        for c in &kept {
+            spans.push(Span::styled(sep, theme.dim));
+            spans.push(Span::raw(format::truncate(c, room).into_owned()));
+        }
+    } else {
+        for (i, c) in crumbs.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(sep, theme.dim));
+            }
+            spans.push(Span::raw(c.clone()));
+        }
+    }
+    if let Some(last) = spans.last_mut() {
+        last.style = theme.title;
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
 /// Draws the tab bar: `1 Hosts 2 Actors …`, the active tab in brackets and highlighted.
 pub(crate) fn render_tabs(frame: &mut Frame, area: Rect, view: &ViewState) {
     let theme = view.theme();

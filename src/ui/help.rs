@@ -26,13 +26,14 @@ const COLUMN_GAP: u16 = 2;
 const MIN_TEXT_WIDTH: usize = 16;
 
 /// Scopes in help order.
-const SCOPES: [Scope; 8] = [
+const SCOPES: [Scope; 9] = [
     Scope::Global,
     Scope::In(Mode::Normal),
     Scope::In(Mode::Filter),
     Scope::In(Mode::Command),
     Scope::In(Mode::Confirm),
     Scope::In(Mode::Pick),
+    Scope::In(Mode::Json),
     Scope::In(Mode::Help),
     Scope::In(Mode::Build),
 ];

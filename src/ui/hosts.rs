@@ -12,11 +12,12 @@ use ratatui::style::Style;
 use crate::state::{HostState, HostStatus, Lattice, Timestamp};
 
 use super::format::{self, short_id};
+use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
-const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     col("STATUS", 7, 7, 0),
     grow("NAME", 14, 8, 0),
     col("ID", 10, 6, 1),
@@ -55,6 +56,7 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: model.hosts.len(),
         at,
+        sort: view.sort_of(Tab::Hosts),
     };
     table::render(frame, area, view, spec, |i| cells(&theme, rows[i], now));
 }
@@ -90,4 +92,25 @@ fn cells<'a>(theme: &Theme, h: &'a HostState, now: Timestamp) -> Vec<CellText<'a
         ),
         (Cow::Owned(h.labels.len().to_string()), plain),
     ]
+}
+
+/// The value of host `h` in column `c` of [`COLUMNS`], for sorting.
+pub(crate) fn sort_key(h: &HostState, c: usize) -> SortVal<'_> {
+    match c {
+        0 => sort::num(h.status as u8),
+        1 => SortVal::Text(h.display_name()),
+        2 => SortVal::Text(&h.id),
+        3 => h.version.as_deref().map_or(SortVal::Missing, SortVal::Text),
+        // Longest uptime first is the earliest start: sort by the start, youngest first.
+        4 => match (h.uptime_at, h.uptime_seconds) {
+            (Some(at), Some(secs)) => sort::age_of(Some(
+                at - chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000)),
+            )),
+            _ => SortVal::Missing,
+        },
+        5 => sort::num(h.actors.len()),
+        6 => sort::num(h.providers.len()),
+        7 => sort::age_of(h.last_heartbeat),
+        _ => sort::num(h.labels.len()),
+    }
 }

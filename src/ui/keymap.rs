@@ -37,11 +37,9 @@ pub enum Action {
     Top,
     /// Select the last row; on the Events tab, also resume following.
     Bottom,
-    /// Hosts tab: filter by the selected host and show its actors. Elsewhere: show the detail
-    /// pane.
+    /// Drill down: a host → its actors, an actor or provider → its view; elsewhere show the
+    /// detail pane.
     Enter,
-    /// Clear the host filter and the active tab's text filter.
-    ClearFilters,
     /// Start editing the active tab's text filter.
     StartFilter,
     /// Append a character to the filter being edited.
@@ -89,6 +87,32 @@ pub enum Action {
     Pick(u8),
     /// Cancel the question asked (any other key).
     PickCancel,
+    // Navigation (issue 8 §2): drill-down, sorting, raw JSON, copy, scrolling.
+    /// Back one level: close an actor/provider view, else clear the text filter, else leave
+    /// the host (`Esc`).
+    Back,
+    /// Sort by the next column (after the last: the default order).
+    SortNext,
+    /// Reverse the sort direction.
+    SortReverse,
+    /// Open the selected object's raw JSON.
+    ShowJson,
+    /// Close the raw JSON.
+    CloseJson,
+    /// Copy the selected object's id to the clipboard (OSC 52).
+    CopyId,
+    /// Scroll the detail pane, the actor/provider view or the JSON one line down.
+    ScrollDown,
+    /// Scroll one line up.
+    ScrollUp,
+    /// Scroll one page down.
+    ScrollPageDown,
+    /// Scroll one page up.
+    ScrollPageUp,
+    /// Scroll to the top.
+    ScrollTop,
+    /// Scroll to the bottom.
+    ScrollBottom,
 }
 
 /// Which keys are live: tables, the filter line, or the help overlay.
@@ -109,6 +133,8 @@ pub enum Mode {
     Confirm,
     /// An action waits for a numbered choice (which host).
     Pick,
+    /// The raw JSON overlay (`y`) is open.
+    Json,
 }
 
 /// Where a binding applies.
@@ -271,6 +297,7 @@ const BUILD: Scope = Scope::In(Mode::Build);
 const COMMAND: Scope = Scope::In(Mode::Command);
 const CONFIRM: Scope = Scope::In(Mode::Confirm);
 const PICK: Scope = Scope::In(Mode::Pick);
+const JSON: Scope = Scope::In(Mode::Json);
 
 /// Every key binding, in help order. The first match wins, global bindings first.
 pub const BINDINGS: &[Binding] = &[
@@ -368,14 +395,14 @@ pub const BINDINGS: &[Binding] = &[
         NORMAL,
         &[Key::Code(KeyCode::Enter)],
         Action::Enter,
-        "Hosts: its actors; else detail",
+        "drill in: host, actor, provider",
         Some("drill in"),
     ),
     bind(
         NORMAL,
         &[Key::Code(KeyCode::Esc)],
-        Action::ClearFilters,
-        "clear host and text filters",
+        Action::Back,
+        "back (clears a /filter first)",
         None,
     ),
     bind(
@@ -413,6 +440,35 @@ pub const BINDINGS: &[Binding] = &[
         "build output (dev --build)",
         None,
     ),
+    // Navigation (issue 8 §2): sorting, raw JSON, copy, scrolling.
+    Binding {
+        scope: NORMAL,
+        keys: &[Key::Char('o'), Key::Char('O')],
+        bound: Bound::PerKey(&[Action::SortNext, Action::SortReverse]),
+        help: "sort by next column / reverse",
+        hint: Some("sort"),
+    },
+    bind(
+        NORMAL,
+        &[Key::Char('y')],
+        Action::ShowJson,
+        "raw JSON of the selection",
+        Some("json"),
+    ),
+    bind(
+        NORMAL,
+        &[Key::Char('c')],
+        Action::CopyId,
+        "copy its id (OSC 52)",
+        None,
+    ),
+    Binding {
+        scope: NORMAL,
+        keys: &[Key::Char('J'), Key::Char('K')],
+        bound: Bound::PerKey(&[Action::ScrollDown, Action::ScrollUp]),
+        help: "scroll the detail pane",
+        hint: None,
+    },
     bind(
         NORMAL,
         &[Key::Char('n')],
@@ -561,6 +617,44 @@ pub const BINDINGS: &[Binding] = &[
         Some("cancel"),
     ),
     bind(
+        JSON,
+        &[Key::Code(KeyCode::Esc), Key::Char('y')],
+        Action::CloseJson,
+        "close the JSON",
+        Some("close"),
+    ),
+    Binding {
+        scope: JSON,
+        keys: &[
+            Key::Char('j'),
+            Key::Char('k'),
+            Key::Code(KeyCode::Down),
+            Key::Code(KeyCode::Up),
+        ],
+        bound: Bound::PerKey(&[
+            Action::ScrollDown,
+            Action::ScrollUp,
+            Action::ScrollDown,
+            Action::ScrollUp,
+        ]),
+        help: "line down / up",
+        hint: None,
+    },
+    Binding {
+        scope: JSON,
+        keys: &[Key::Code(KeyCode::PageDown), Key::Code(KeyCode::PageUp)],
+        bound: Bound::PerKey(&[Action::ScrollPageDown, Action::ScrollPageUp]),
+        help: "page down / up",
+        hint: None,
+    },
+    Binding {
+        scope: JSON,
+        keys: &[Key::Char('g'), Key::Char('G')],
+        bound: Bound::PerKey(&[Action::ScrollTop, Action::ScrollBottom]),
+        help: "top / bottom",
+        hint: None,
+    },
+    bind(
         HELP,
         &[Key::Any],
         Action::CloseHelp,
@@ -619,6 +713,7 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::In(Mode::Command) => "Command line (after :)",
         Scope::In(Mode::Confirm) => "Confirming an action",
         Scope::In(Mode::Pick) => "Choosing a host",
+        Scope::In(Mode::Json) => "Raw JSON (after y)",
     }
 }
 
@@ -685,7 +780,7 @@ mod tests {
             ),
             (Normal, code(KeyCode::End), Some(A::Bottom)),
             (Normal, code(KeyCode::Enter), Some(A::Enter)),
-            (Normal, code(KeyCode::Esc), Some(A::ClearFilters)),
+            (Normal, code(KeyCode::Esc), Some(A::Back)),
             (Normal, ch('/'), Some(A::StartFilter)),
             (Normal, ch('f'), Some(A::ToggleFollow)),
             (Normal, ch('d'), Some(A::ToggleDetail)),
@@ -807,6 +902,35 @@ mod tests {
             (Confirm, ch('Y'), Some(A::ConfirmNo)),
             (Confirm, ch('n'), Some(A::ConfirmNo)),
             (Confirm, code(KeyCode::Enter), Some(A::ConfirmNo)),
+        ];
+        for (mode, ev, want) in cases {
+            assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");
+        }
+    }
+
+    #[test]
+    fn the_navigation_keys() {
+        use Action as A;
+        use Mode::{Json, Normal};
+        let shift = |c| key(KeyCode::Char(c), KeyModifiers::SHIFT);
+        let cases: Vec<(Mode, KeyEvent, Option<Action>)> = vec![
+            (Normal, code(KeyCode::Esc), Some(A::Back)),
+            (Normal, ch('o'), Some(A::SortNext)),
+            (Normal, shift('o'), Some(A::SortReverse)),
+            (Normal, ch('O'), Some(A::SortReverse)),
+            (Normal, ch('y'), Some(A::ShowJson)),
+            (Normal, ch('c'), Some(A::CopyId)),
+            (Normal, shift('j'), Some(A::ScrollDown)),
+            (Normal, ch('K'), Some(A::ScrollUp)),
+            (Json, code(KeyCode::Esc), Some(A::CloseJson)),
+            (Json, ch('y'), Some(A::CloseJson)),
+            (Json, ch('j'), Some(A::ScrollDown)),
+            (Json, code(KeyCode::Up), Some(A::ScrollUp)),
+            (Json, code(KeyCode::PageDown), Some(A::ScrollPageDown)),
+            (Json, code(KeyCode::PageUp), Some(A::ScrollPageUp)),
+            (Json, ch('g'), Some(A::ScrollTop)),
+            (Json, ch('G'), Some(A::ScrollBottom)),
+            (Json, ch('q'), None),
         ];
         for (mode, ev, want) in cases {
             assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");

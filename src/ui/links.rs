@@ -14,11 +14,12 @@ use crate::state::Lattice;
 
 use super::format::{self, short_id};
 use super::rows;
+use super::sort::SortVal;
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
-const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     col("ACTOR", 14, 8, 0),
     col("ACTOR ID", 10, 8, 4),
     col("PROVIDER", 14, 8, 0),
@@ -45,6 +46,7 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: model.links.len(),
         at,
+        sort: view.sort_of(Tab::Links),
     };
     table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
 }
@@ -63,4 +65,22 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, l: &'a LinkDefinition) -> Vec<Ce
         (Cow::Borrowed(l.link_name.as_str()), plain),
         (Cow::Owned(format::pairs(&l.values)), plain),
     ]
+}
+
+/// The value of link `l` in column `c` of [`COLUMNS`], for sorting.
+pub(crate) fn sort_key<'a>(model: &'a Lattice, l: &'a LinkDefinition, c: usize) -> SortVal<'a> {
+    match c {
+        0 => SortVal::Text(rows::link_party(model, &l.actor_id)),
+        1 => SortVal::Text(&l.actor_id),
+        2 => SortVal::Text(rows::link_party(model, &l.provider_id)),
+        3 => SortVal::Text(&l.provider_id),
+        4 => SortVal::Text(&l.contract_id),
+        5 => SortVal::Text(&l.link_name),
+        // Values sort by their first pair (the column shows them all).
+        _ => l
+            .values
+            .iter()
+            .next()
+            .map_or(SortVal::Missing, |(k, _)| SortVal::Text(k)),
+    }
 }

@@ -5,7 +5,9 @@
 //! Layout, top to bottom: the header (connection and counts), the tab bar
 //! (`1 Hosts 2 Actors 3 Providers 4 Links 5 Events`), the body (the active tab's table and the
 //! detail pane of its selected row, on the right from 120 columns, below otherwise), and the
-//! footer (key hints and active filters). `?` lays the help overlay on top.
+//! footer (key hints and active filters). `?` lays the help overlay on top, `y` the raw JSON.
+//! After a drill-down (`Enter`) the body starts with a breadcrumb line, and an actor or
+//! provider view takes the place of the table.
 //!
 //! Pure: reads only `&Lattice` (plus `lattice::protocol` types), writes only the frame and the
 //! view state. No I/O, no async, no clock (`now` is passed in), no environment (the App
@@ -22,11 +24,15 @@ pub mod format;
 mod header;
 mod help;
 mod hosts;
+mod json;
 pub mod keymap;
 mod links;
+mod object;
+mod pane;
 mod providers;
 pub mod row_actions;
 pub mod rows;
+pub mod sort;
 mod table;
 pub mod theme;
 pub mod view_state;
@@ -40,7 +46,7 @@ pub use header::APP_NAME;
 pub use keymap::{Action, Mode, action};
 pub use rows::{RowKey, Rows};
 pub use theme::Theme;
-pub use view_state::{Outcome, Tab, ViewState};
+pub use view_state::{Level, Outcome, Tab, Target, ViewState};
 
 use table::Place;
 
@@ -71,6 +77,10 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
         Mode::Build => build::render(frame, area, model, view.theme(), now),
+        Mode::Json => {
+            let theme = *view.theme();
+            json::render(frame, area, view, &theme);
+        }
         Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm | Mode::Pick => {}
     }
 }
@@ -83,8 +93,20 @@ fn body(
     view: &mut ViewState,
     now: Timestamp,
 ) -> Option<String> {
+    let area = if view.levels().is_empty() || area.height < 2 {
+        area
+    } else {
+        let [crumbs, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+        header::render_crumbs(frame, crumbs, &view.crumbs(model), view.theme());
+        rest
+    };
+    if let Some(target) = view.object().cloned() {
+        object::render(frame, area, model, view, &target, now);
+        return None;
+    }
     let tab = view.tab();
-    let rows = Rows::build(tab, model, view.row_filter(tab));
+    let rows = view.rows_of(tab, model);
     let selected = view.resolve(tab, &rows);
     let (table_area, detail_area) = split_body(area, view.detail_shown() && selected.is_some());
     let at = Place {
@@ -108,7 +130,7 @@ fn body(
         }
     }
     if let (Some(area), Some(i)) = (detail_area, selected) {
-        detail::render(frame, area, model, view.theme(), &rows, i, now);
+        detail::render(frame, area, model, view, &rows, i, now);
     }
     follow
 }

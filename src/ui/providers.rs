@@ -13,11 +13,12 @@ use crate::state::{Lattice, ProviderHealth};
 
 use super::format::{self, short_id};
 use super::rows::{self, ProviderRow};
+use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
-const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     grow("NAME", 16, 8, 0),
     col("ID", 10, 6, 3),
     col("LINK", 8, 6, 1),
@@ -53,6 +54,7 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Providers, model),
         at,
+        sort: view.sort_of(Tab::Providers),
     };
     table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
 }
@@ -76,4 +78,18 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ProviderRow<'a>) -> Vec<CellT
             health_style(theme, p.health),
         ),
     ]
+}
+
+/// The value of row `r` in column `c` of [`COLUMNS`], for sorting.
+pub(crate) fn sort_key<'a>(model: &'a Lattice, r: &ProviderRow<'a>, c: usize) -> SortVal<'a> {
+    let p = r.provider;
+    match c {
+        0 => SortVal::Text(rows::provider_name(model, p)),
+        1 => SortVal::Text(&p.public_key),
+        2 => SortVal::Text(&p.link_name),
+        3 if p.contract_id.is_empty() => SortVal::Missing,
+        3 => SortVal::Text(&p.contract_id),
+        4 => SortVal::Text(r.host.display_name()),
+        _ => sort::num(p.health as u8),
+    }
 }

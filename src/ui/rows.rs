@@ -252,6 +252,20 @@ pub fn actor_name<'a>(model: &'a Lattice, actor: &'a ActorState) -> &'a str {
         .unwrap_or(&actor.id)
 }
 
+/// An actor's name by key, for views that are not about one host: the claims name, else a
+/// host's record of it, else its short key.
+pub fn actor_name_by_id<'a>(model: &'a Lattice, id: &'a str) -> &'a str {
+    model
+        .actor_name(id)
+        .or_else(|| {
+            model
+                .hosts
+                .values()
+                .find_map(|h| h.actors.get(id).and_then(|a| a.name.as_deref()))
+        })
+        .unwrap_or_else(|| short_id(id))
+}
+
 /// A provider's name: from its state, else the claims, else its key.
 pub fn provider_name<'a>(model: &'a Lattice, p: &'a ProviderState) -> &'a str {
     p.name

@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, Tab
 use crate::state::Timestamp;
 
 use super::format::{truncate, width};
+use super::sort::SortBy;
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
@@ -185,6 +186,8 @@ pub(crate) struct TableSpec<'a> {
     pub unfiltered: usize,
     /// Selection, clock, empty line and host filter.
     pub at: Place,
+    /// The sort column, whose header shows the arrow.
+    pub sort: Option<SortBy>,
 }
 
 /// Draws a tab's table into `area`, formatting only the visible rows with `cells(i)`, which
@@ -213,11 +216,19 @@ pub(crate) fn render<'m>(
     }
     let avail = inner.width.saturating_sub(width(SELECTION_SYMBOL) as u16);
     let layout = layout_columns(spec.columns, avail);
-    let header =
-        Row::new(layout.iter().map(|&(c, w)| {
-            Cell::from(truncate(spec.columns[c].title, usize::from(w)).into_owned())
-        }))
-        .style(theme.table_header);
+    let header = Row::new(layout.iter().map(|&(c, w)| {
+        let w = usize::from(w);
+        match spec.sort.filter(|s| s.column == c) {
+            // The arrow always shows; the title gives way.
+            Some(s) => Cell::from(format!(
+                "{}{}",
+                truncate(spec.columns[c].title, w.saturating_sub(1)),
+                s.arrow()
+            )),
+            None => Cell::from(truncate(spec.columns[c].title, w).into_owned()),
+        }
+    }))
+    .style(theme.table_header);
     let end = (offset + height).min(spec.len);
     let rows: Vec<Row> = (offset..end)
         .map(|i| {

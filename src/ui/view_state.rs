@@ -1,10 +1,12 @@
 //! What the console shows besides the model: the active [`Tab`], the selected row of each
-//! tab (by [`RowKey`], not by index), scroll offsets, filters, follow mode, the detail pane,
-//! the input [`Mode`] and the [`Theme`].
+//! tab (by [`RowKey`], not by index), scroll offsets, filters, sort orders, follow mode, the
+//! detail pane, the drill-down path ([`Level`]s, see [`nav`]), the raw JSON overlay, the input
+//! [`Mode`] and the [`Theme`].
 //!
 //! Changed only by [`ViewState::apply`] (a key's [`Action`]) and by rendering, which resolves
-//! each selection key to a row index against the current model. Pure: no I/O, no clock, no
-//! environment; the App passes `no_color` in.
+//! each selection key to a row index against the current model and clamps scroll positions.
+//! Pure: no I/O, no clock, no environment; the App passes `no_color` in, and carries out what
+//! an [`Outcome`] asks for (quit, copy).
 
 use ratatui::crossterm::event::KeyEvent;
 
@@ -14,7 +16,12 @@ use super::command_line::{CommandLine, PathKind};
 use super::keymap::{self, Action, Mode};
 use super::row_actions::{self, RowVerb};
 use super::rows::{RowFilter, RowKey, Rows};
+use super::sort::{self, SortBy};
 use super::theme::Theme;
+
+pub mod nav;
+
+pub use nav::{JsonView, Level, Target, clamp_scroll};
 
 /// The tabs, in tab-bar order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -81,29 +88,34 @@ impl Tab {
 }
 
 /// What handling one action did, for the App's loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[must_use]
 pub struct Outcome {
     /// The user asked to quit.
     pub quit: bool,
     /// The view changed and needs a redraw.
     pub dirty: bool,
+    /// Text to put on the clipboard (`c`): the App writes it to the terminal (OSC 52).
+    pub copy: Option<String>,
 }
 
 impl Outcome {
     const CLEAN: Outcome = Outcome {
         quit: false,
         dirty: false,
+        copy: None,
     };
     const DIRTY: Outcome = Outcome {
         quit: false,
         dirty: true,
+        copy: None,
     };
 
     fn dirty_if(changed: bool) -> Outcome {
         Outcome {
             quit: false,
             dirty: changed,
+            copy: None,
         }
     }
 }
@@ -119,6 +131,10 @@ struct TabView {
     offset: usize,
     /// Case-insensitive text filter.
     filter: String,
+    /// Sort column and direction; `None` is the tab's default order.
+    sort: Option<SortBy>,
+    /// First visible line of the detail pane (reset when the selection moves).
+    detail_scroll: usize,
 }
 
 /// Rows per page before the first render told us the real height.
@@ -132,7 +148,12 @@ pub struct ViewState {
     tab: Tab,
     mode: Mode,
     tabs: [TabView; 5],
-    host_filter: Option<String>,
+    /// The drill-down path (Enter pushes, Esc pops); a host level filters by that host.
+    nav: Vec<Level>,
+    /// The raw JSON overlay (`y`), while open.
+    json: Option<JsonView>,
+    /// Lines of the detail pane or object view in the last frame (their page size).
+    pane_page: usize,
     /// The filter as it was when `/` was pressed, restored by Esc.
     filter_before_edit: String,
     follow: bool,
@@ -184,7 +205,9 @@ impl ViewState {
             tab: Tab::Hosts,
             mode: Mode::Normal,
             tabs: Default::default(),
-            host_filter: None,
+            nav: Vec::new(),
+            json: None,
+            pane_page: DEFAULT_PAGE,
             filter_before_edit: String::new(),
             follow: true,
             show_detail: true,
@@ -269,7 +292,15 @@ impl ViewState {
 
     /// The host whose actors, providers and events are shown, if filtered.
     pub fn host_filter(&self) -> Option<&str> {
-        self.host_filter.as_deref()
+        self.nav.iter().rev().find_map(|l| match &l.target {
+            Target::Host(h) => Some(h.as_str()),
+            Target::Actor(_) | Target::Provider { .. } => None,
+        })
+    }
+
+    /// The sort order of `tab` (`None`: its default order).
+    pub fn sort_of(&self, tab: Tab) -> Option<SortBy> {
+        self.tabs[tab.index()].sort
     }
 
     /// The text filter of the active tab (empty when none).
@@ -305,10 +336,7 @@ impl ViewState {
     /// The filters `tab` is shown with.
     pub fn row_filter(&self, tab: Tab) -> RowFilter<'_> {
         RowFilter {
-            host: self
-                .host_filter
-                .as_deref()
-                .filter(|_| tab.uses_host_filter()),
+            host: self.host_filter().filter(|_| tab.uses_host_filter()),
             text: &self.tabs[tab.index()].filter,
             lattice: self.acting.lattice.as_deref(),
         }
@@ -324,10 +352,13 @@ impl ViewState {
 
     /// Applies one action against the current model.
     pub fn apply(&mut self, action: Action, model: &Lattice) -> Outcome {
+        if let Some(out) = self.scroll_object_instead(action) {
+            return out;
+        }
         match action {
             Action::Quit => Outcome {
                 quit: true,
-                dirty: false,
+                ..Outcome::CLEAN
             },
             Action::OpenHelp => self.set_mode(Mode::Help),
             Action::CloseHelp | Action::CloseBuild => self.set_mode(Mode::Normal),
@@ -342,13 +373,6 @@ impl ViewState {
             Action::Top => self.move_selection(model, Move::Top),
             Action::Bottom => self.move_selection(model, Move::Bottom),
             Action::Enter => self.enter(model),
-            Action::ClearFilters => {
-                let had = self.host_filter.take().is_some();
-                let tv = &mut self.tabs[self.tab.index()];
-                let had_text = !tv.filter.is_empty();
-                tv.filter.clear();
-                Outcome::dirty_if(had || had_text)
-            }
             Action::StartFilter => {
                 self.filter_before_edit = self.text_filter().to_string();
                 self.set_mode(Mode::Filter)
@@ -437,6 +461,18 @@ impl ViewState {
                 self.show_detail = !self.show_detail;
                 Outcome::DIRTY
             }
+            Action::Back
+            | Action::SortNext
+            | Action::SortReverse
+            | Action::ShowJson
+            | Action::CloseJson
+            | Action::CopyId
+            | Action::ScrollDown
+            | Action::ScrollUp
+            | Action::ScrollPageDown
+            | Action::ScrollPageUp
+            | Action::ScrollTop
+            | Action::ScrollBottom => self.apply_nav(action, model),
         }
     }
 
@@ -519,28 +555,24 @@ impl ViewState {
     }
 
     fn set_tab(&mut self, tab: Tab) -> Outcome {
+        // Another tab leaves an actor or provider view; host levels keep filtering.
+        let left = self.leave_object();
         let changed = self.tab != tab;
         self.tab = tab;
-        Outcome::dirty_if(changed)
+        Outcome::dirty_if(changed || left)
     }
 
     fn rows<'a>(&self, model: &'a Lattice) -> Rows<'a> {
-        Rows::build(self.tab, model, self.row_filter(self.tab))
+        self.rows_of(self.tab, model)
     }
 
-    fn enter(&mut self, model: &Lattice) -> Outcome {
-        if self.tab != Tab::Hosts {
-            let changed = !self.show_detail;
-            self.show_detail = true;
-            return Outcome::dirty_if(changed);
+    /// The rows `tab` shows: filtered by the view's filters, in its sort order.
+    pub fn rows_of<'a>(&self, tab: Tab, model: &'a Lattice) -> Rows<'a> {
+        let mut rows = Rows::build(tab, model, self.row_filter(tab));
+        if let Some(by) = self.tabs[tab.index()].sort {
+            sort::sort_rows(&mut rows, model, by);
         }
-        let rows = self.rows(model);
-        let Some(i) = self.resolve(Tab::Hosts, &rows) else {
-            return Outcome::CLEAN;
-        };
-        self.host_filter = rows.host_of(i).map(str::to_string);
-        self.tab = Tab::Actors;
-        Outcome::DIRTY
+        rows
     }
 
     /// Stores the currently shown row of the active tab as its selection.
@@ -562,6 +594,9 @@ impl ViewState {
             Move::Bottom => last,
         };
         let mut changed = target != current;
+        if changed {
+            self.tabs[tab.index()].detail_scroll = 0;
+        }
         if tab == Tab::Events {
             let follow = match mv {
                 Move::Bottom => true,
