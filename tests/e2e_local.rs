@@ -148,7 +148,6 @@ fn every_command_against_the_embedded_host_on_the_in_process_lattice() {
         c.command(line);
         c.wait_text(tab);
     }
-    c.run_error("logs", "the logs view is not built yet");
     c.run_error("scael hello 3", "unknown command `scael`");
 
     // Stop the host by its friendly name: it says host_stopped.

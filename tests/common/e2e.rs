@@ -177,6 +177,7 @@ impl Drop for HeadlessHost {
                 // SIGTERM: the host drains and says host_stopped; kill if it takes too long.
                 let _ = Command::new("kill")
                     .args(["-TERM", &pid.to_string()])
+                    .stderr(Stdio::null())
                     .status();
             }
             let deadline = Instant::now() + Duration::from_secs(10);
