@@ -22,6 +22,9 @@ pub struct CommandLine {
     at: Option<usize>,
     /// The text typed before browsing started, restored when browsing past the newest.
     draft: String,
+    /// The candidates of the last Tab that found several, shown beside the line until the
+    /// line changes.
+    candidates: Vec<String>,
 }
 
 impl CommandLine {
@@ -35,17 +38,26 @@ impl CommandLine {
     pub fn open(&mut self) {
         self.text.clear();
         self.at = None;
+        self.candidates.clear();
+    }
+
+    /// The candidates of the last Tab that found several (empty once the line changes).
+    #[must_use]
+    pub fn candidates(&self) -> &[String] {
+        &self.candidates
     }
 
     /// Types a character.
     pub fn push(&mut self, c: char) {
         self.text.push(c);
         self.at = None;
+        self.candidates.clear();
     }
 
     /// Deletes the last character; `false` if there was none.
     pub fn backspace(&mut self) -> bool {
         self.at = None;
+        self.candidates.clear();
         self.text.pop().is_some()
     }
 
@@ -53,6 +65,7 @@ impl CommandLine {
     pub fn submit(&mut self) -> String {
         let line = std::mem::take(&mut self.text).trim().to_owned();
         self.at = None;
+        self.candidates.clear();
         if !line.is_empty() && self.history.front() != Some(&line) {
             self.history.push_front(line.clone());
             self.history.truncate(HISTORY);
@@ -69,6 +82,7 @@ impl CommandLine {
         if self.at.is_none() {
             self.draft.clone_from(&self.text);
         }
+        self.candidates.clear();
         self.text.clone_from(line);
         self.at = Some(next);
         true
@@ -76,6 +90,7 @@ impl CommandLine {
 
     /// One line forward (↓); past the newest, the draft typed before browsing.
     pub fn newer(&mut self) -> bool {
+        self.candidates.clear();
         match self.at {
             None => false,
             Some(0) => {
@@ -96,9 +111,11 @@ impl CommandLine {
     /// Completes the word being typed: the command name (first word), a flag (`--…`), or an
     /// actor, provider or host where the command's usage expects one (its id, or its name
     /// when that is one word). A single candidate replaces the word (and a space follows);
-    /// several extend it to their common prefix and are returned, for the status line.
+    /// several extend it to their common prefix and are returned (and kept as
+    /// [`CommandLine::candidates`], which the footer shows beside the line).
     pub fn complete(&mut self, model: &Lattice) -> Vec<String> {
         self.at = None;
+        self.candidates.clear();
         let ends_in_space = self.text.ends_with(char::is_whitespace);
         let words: Vec<&str> = self.text.split_whitespace().collect();
         let (before, current) = match (words.split_last(), ends_in_space) {
@@ -150,6 +167,7 @@ impl CommandLine {
                     self.text.truncate(keep);
                     self.text.push_str(common);
                 }
+                self.candidates = many.to_vec();
                 many.to_vec()
             }
         }

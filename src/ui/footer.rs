@@ -39,14 +39,29 @@ pub(crate) fn render(
             view.text_filter(),
             Mode::Filter,
         ),
-        Mode::Command => typed_line(
-            frame,
-            left_area,
-            theme,
-            ":",
-            view.command_text(),
-            Mode::Command,
-        ),
+        Mode::Command => {
+            let mut spans = typed_line(
+                frame,
+                left_area,
+                theme,
+                ":",
+                view.command_text(),
+                Mode::Command,
+            );
+            // Tab's candidates, between the line and the key hints.
+            let candidates = view.command_candidates();
+            if !candidates.is_empty() {
+                let at = 3.min(spans.len());
+                spans.splice(
+                    at..at,
+                    [
+                        Span::styled(candidates.join("  "), theme.warn),
+                        Span::raw("  "),
+                    ],
+                );
+            }
+            spans
+        }
         Mode::Confirm => {
             let mut spans = vec![
                 Span::styled(view.question().unwrap_or_default().to_string(), theme.warn),

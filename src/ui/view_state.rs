@@ -197,6 +197,12 @@ impl ViewState {
         self.command.text()
     }
 
+    /// The candidates of the last Tab on the command line that found several.
+    #[must_use]
+    pub fn command_candidates(&self) -> &[String] {
+        self.command.candidates()
+    }
+
     /// The line submitted with Enter, once (the App runs it).
     pub fn take_submitted(&mut self) -> Option<String> {
         self.submitted.take()
@@ -358,10 +364,9 @@ impl ViewState {
             }
             Action::CommandBackspace => Outcome::dirty_if(self.command.backspace()),
             Action::CommandComplete => {
-                let several = self.command.complete(model);
-                if !several.is_empty() {
-                    self.status = Some(several.join("  "));
-                }
+                // Several candidates show beside the line (the footer asks for them); the
+                // status line keeps the last action's outcome.
+                self.command.complete(model);
                 Outcome::DIRTY
             }
             Action::CommandOlder => Outcome::dirty_if(self.command.older()),
