@@ -183,7 +183,7 @@ impl App {
                 }
             }
             Msg::Act(m) => {
-                self.actions.on_msg(m, &mut self.view);
+                self.actions.on_msg(m, &self.model, &mut self.view);
                 self.dirty = true;
             }
             Msg::MonitorStopped(why) => {
