@@ -137,10 +137,13 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Watched texts, each with when a flushed frame first showed it.
+type Watch = Arc<Mutex<Vec<(String, Option<Instant>)>>>;
+
 /// A `TestBackend` that notes the first flushed frame showing a watched text.
 struct Watching {
     inner: TestBackend,
-    watch: Arc<Mutex<Vec<(String, Option<Instant>)>>>,
+    watch: Watch,
 }
 
 impl Backend for Watching {
@@ -200,7 +203,7 @@ async fn run_loop_rounds(
     cfg: &ConsoleConfig,
     rounds: usize,
 ) -> (Vec<Duration>, Vec<Duration>) {
-    let watch: Arc<Mutex<Vec<(String, Option<Instant>)>>> = Arc::default();
+    let watch: Watch = Arc::default();
     let backend = Watching {
         inner: TestBackend::new(120, 30),
         watch: Arc::clone(&watch),
@@ -363,12 +366,8 @@ fn main() {
         // Each operation flips the count (1 ↔ 2); the paths take turns, so with three paths
         // each scales up and down equally often.
         let mut n = 1u16;
-        let started = Instant::now();
         for op in 0..3 * ROUNDS {
             n = 3 - n;
-            if std::env::var_os("BENCH_TRACE").is_some() {
-                eprintln!("op {op} at {:?}", started.elapsed());
-            }
             match op % 3 {
                 0 => {
                     let t = Instant::now();
@@ -411,9 +410,7 @@ fn main() {
                 .await
                 .expect("scale_actor");
         }
-        eprintln!("phase 1 took {:?}", started.elapsed());
         let (d, e) = run_loop_rounds(&console_bus, &cfg, ROUNDS).await;
-        eprintln!("phase 2 done at {:?}", started.elapsed());
 
         let (a, a_seen, a2) = (median(a), median(a_seen), median(a2));
         let (b0, b, c, d, e) = (median(b0), median(b), median(c), median(d), median(e));

@@ -233,7 +233,7 @@ fn two_hosts_auction_starts_and_ask_for_host_on_scale_and_stop() {
 
     let stop = format!("stop-actor hello --host {first}");
     c.command(&stop);
-    c.wait_text(&format!("Stop every instance of hello"));
+    c.wait_text("Stop every instance of hello");
     c.key("y");
     c.wait_text(&format!("{stop}: stopped"));
     wait_snapshot(&url, lat, "only the other host runs it", |m| {
