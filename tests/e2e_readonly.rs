@@ -1,7 +1,8 @@
 //! A `--readonly` console end to end over a real nats-server, driven in tmux: every mutating
 //! command of the `:` grammar is refused (the status line says so) and a
 //! `lattice-tui snapshot --json` from outside shows the lattice unchanged, HTTP to the actor
-//! still answers; the view commands and their aliases still work, and `:q` quits.
+//! still answers; the view commands and their aliases, Tab completion and the history still
+//! work, and `:q` quits.
 
 mod common;
 
@@ -112,5 +113,15 @@ fn a_readonly_console_refuses_every_action_and_still_shows_every_view() {
             s.contains(tab) && !s.contains(":: ")
         });
     }
+    // Tab lists the candidates beside the line; ↑ brings back the last line run.
+    c.key(":");
+    c.type_text("stop-");
+    c.key("Tab");
+    c.wait_text(":stop-  stop-actor  stop-host  stop-provider");
+    c.key("Escape");
+    c.key(":");
+    c.key("Up");
+    c.wait_text(":ho  Enter run");
+    c.key("Escape");
     c.quit_with("q");
 }
