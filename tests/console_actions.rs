@@ -373,7 +373,27 @@ fn tab_on_a_ref_completes_a_file_path_from_the_console_s_directory_listing() {
         format!("update-actor echo {}/zz", dir.path().display())
     );
     assert_eq!(
-        status(&app),
-        format!("no file matches {}/zz*", dir.path().display())
+        app.view.command_candidates(),
+        [format!("no file matches {}/zz*", dir.path().display())]
     );
+}
+
+/// Found by `benches/action_round_trip.rs` (a `:scale` now and then took the 30 s until the
+/// next heartbeat): the host's events can reach the console before its ack. The count was
+/// only compared with the target on an event after the ack, so the outcome waited for the
+/// next event — or timed out though the count was reached.
+#[test]
+fn a_count_reached_before_the_ack_settles_the_scale_on_the_ack() {
+    let mut app = app(false);
+    type_line(&mut app, "scale echo 3");
+    let (id, _, _) = only_request(&mut app);
+    event(&mut app, 5, heartbeat(3), 2);
+    app.update(
+        Msg::Act(ActMsg::Reply {
+            id,
+            result: accepted(),
+        }),
+        t(3),
+    );
+    assert_eq!(status(&app), "scale echo 3: 3 running");
 }

@@ -377,8 +377,9 @@ impl Actions {
         });
     }
 
-    /// What came back for an effect.
-    pub fn on_msg(&mut self, msg: ActMsg, view: &mut ViewState) {
+    /// What came back for an effect. `model` settles an ack whose outcome the events that
+    /// arrived before it already reached (a count, an actor gone).
+    pub fn on_msg(&mut self, msg: ActMsg, model: &Lattice, view: &mut ViewState) {
         let id = match &msg {
             ActMsg::Reply { id, .. } | ActMsg::Bids { id, .. } => *id,
         };
@@ -392,7 +393,11 @@ impl Actions {
                         .map_err(|e| format!("unreadable ack: {e}"))
                 });
                 match ack {
-                    Ok(a) if a.accepted => r.pending.ack(Ok(())),
+                    Ok(a) if a.accepted => {
+                        r.pending.ack(Ok(()));
+                        // The host's events may have come first.
+                        r.pending.model(model);
+                    }
                     Ok(a) => r.pending.ack(Err(&a.error)),
                     Err(e) => r.pending.ack(Err(&e)),
                 }

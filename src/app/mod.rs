@@ -10,7 +10,9 @@
 //! The App is the sole writer of the model and every input reaches it through
 //! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
 //! `ui/` or `state/` does any I/O at all. Redraws happen only when something changed, at most
-//! once per [`FRAME_INTERVAL`].
+//! once per [`FRAME_INTERVAL`] — except that an action's reply is drawn at once: the user is
+//! waiting for that ack, and replies come at typing speed (at most [`act::MAX_RUNNING`]
+//! actions in flight), so they cannot flood the terminal.
 //!
 //! A channel that closes ends its arm of the loop: the input stream ending quits; the
 //! monitor's and the build runner's are disabled (the header says the monitor stopped), so
@@ -252,7 +254,7 @@ impl App {
                 }
             }
             Msg::Act(m) => {
-                self.actions.on_msg(m, &mut self.view);
+                self.actions.on_msg(m, &self.model, &mut self.view);
                 self.dirty = true;
             }
             Msg::MonitorStopped(why) => {
@@ -537,19 +539,24 @@ where
         tokio::select! {
             biased;
             () = &mut stop => break Ok(()),
-            Some(m) = act_rx.recv() => app.update(Msg::Act(m), Utc::now()),
+            Some(m) = act_rx.recv() => {
+                app.update(Msg::Act(m), Utc::now());
+                // Not on the next frame tick (up to 33 ms later): the ack is what the user
+                // waits for (benches/action_round_trip.rs).
+                if let Err(e) = draw(terminal, app) {
+                    break Err(e);
+                }
+            }
             ev = input.recv() => match ev {
                 Some(Ok(ev)) => app.update(Msg::Input(ev), Utc::now()),
                 Some(Err(e)) => break Err(e).context("reading terminal input failed"),
                 None => break Ok(()),
             },
             _ = frame.tick(), if app.dirty => {
-                let now = Utc::now();
                 app.settle();
-                if let Err(e) = terminal.draw(|f| ui::render(f, &app.model, &mut app.view, now)) {
-                    break Err(e).context("drawing the console failed");
+                if let Err(e) = draw(terminal, app) {
+                    break Err(e);
                 }
-                app.dirty = false;
             }
             _ = clock.tick() => {
                 if let Some(h) = host {
@@ -592,6 +599,19 @@ where
         }
     };
     result
+}
+
+/// Draws one frame of the App and marks it clean.
+fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> anyhow::Result<()>
+where
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let now = Utc::now();
+    terminal
+        .draw(|f| ui::render(f, &app.model, &mut app.view, now))
+        .context("drawing the console failed")?;
+    app.dirty = false;
+    Ok(())
 }
 
 /// Up to [`BATCH`] messages of an optional channel (pending forever without one); 0 once it

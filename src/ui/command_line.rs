@@ -23,6 +23,9 @@ pub struct CommandLine {
     at: Option<usize>,
     /// The text typed before browsing started, restored when browsing past the newest.
     draft: String,
+    /// The candidates of the last Tab that found several, shown beside the line until the
+    /// line changes.
+    candidates: Vec<String>,
 }
 
 impl CommandLine {
@@ -36,17 +39,26 @@ impl CommandLine {
     pub fn open(&mut self) {
         self.text.clear();
         self.at = None;
+        self.candidates.clear();
+    }
+
+    /// The candidates of the last Tab that found several (empty once the line changes).
+    #[must_use]
+    pub fn candidates(&self) -> &[String] {
+        &self.candidates
     }
 
     /// Types a character.
     pub fn push(&mut self, c: char) {
         self.text.push(c);
         self.at = None;
+        self.candidates.clear();
     }
 
     /// Deletes the last character; `false` if there was none.
     pub fn backspace(&mut self) -> bool {
         self.at = None;
+        self.candidates.clear();
         self.text.pop().is_some()
     }
 
@@ -54,6 +66,7 @@ impl CommandLine {
     pub fn submit(&mut self) -> String {
         let line = std::mem::take(&mut self.text).trim().to_owned();
         self.at = None;
+        self.candidates.clear();
         self.record(&line);
         line
     }
@@ -76,6 +89,7 @@ impl CommandLine {
         if self.at.is_none() {
             self.draft.clone_from(&self.text);
         }
+        self.candidates.clear();
         self.text.clone_from(line);
         self.at = Some(next);
         true
@@ -83,6 +97,7 @@ impl CommandLine {
 
     /// One line forward (↓); past the newest, the draft typed before browsing.
     pub fn newer(&mut self) -> bool {
+        self.candidates.clear();
         match self.at {
             None => false,
             Some(0) => {
@@ -103,13 +118,15 @@ impl CommandLine {
     /// Completes the word being typed: the command name (first word), a flag (`--…`), or an
     /// actor, provider or host where the command's usage expects one (its id, or its name
     /// when that is one word). A single candidate replaces the word (and a space follows);
-    /// several extend it to their common prefix and are returned, for the status line.
+    /// several extend it to their common prefix and are returned (and kept as
+    /// [`CommandLine::candidates`], which the footer shows beside the line).
     ///
     /// Where the usage expects a file (`REF`), nothing is completed here:
     /// [`CommandLine::wants_path`] says so and the App lists the directory, then calls
     /// [`CommandLine::complete_path`].
     pub fn complete(&mut self, model: &Lattice) -> Vec<String> {
         self.at = None;
+        self.candidates.clear();
         let (before, current) = self.split();
         let candidates: Vec<String> = match before.first() {
             None => COMMANDS.iter().map(|c| c.name.to_owned()).collect(),
@@ -206,6 +223,7 @@ impl CommandLine {
                     self.text.truncate(keep);
                     self.text.push_str(common);
                 }
+                self.candidates = many.to_vec();
                 many.to_vec()
             }
         }
@@ -230,6 +248,12 @@ impl CommandLine {
         self.text.clear();
         self.text.push_str(text);
         self.at = None;
+        self.candidates.clear();
+    }
+
+    /// Shows `note` beside the line where Tab's candidates go (a Tab that found nothing).
+    pub fn note(&mut self, note: String) {
+        self.candidates = vec![note];
     }
 }
 

@@ -35,18 +35,24 @@ pub(crate) fn render(
             frame,
             left_area,
             theme,
-            "/",
-            view.text_filter(),
-            None,
+            Typed {
+                prompt: "/",
+                text: view.text_filter(),
+                placeholder: None,
+                candidates: &[],
+            },
             Mode::Filter,
         ),
         Mode::Command => typed_line(
             frame,
             left_area,
             theme,
-            ":",
-            view.command_text(),
-            view.command_placeholder(),
+            Typed {
+                prompt: ":",
+                text: view.command_text(),
+                placeholder: view.command_placeholder(),
+                candidates: view.command_candidates(),
+            },
             Mode::Command,
         ),
         mode @ (Mode::Confirm | Mode::Pick) => {
@@ -82,15 +88,27 @@ pub(crate) fn render(
 
 /// A line being typed after its `prompt` (the filter after `/`, a command after `:`), with
 /// the terminal cursor right after the text and the hints of `mode`.
+/// A line being typed: its prompt and text, what its next word fills, Tab's candidates.
+struct Typed<'a> {
+    prompt: &'static str,
+    text: &'a str,
+    placeholder: Option<&'static str>,
+    candidates: &'a [String],
+}
+
 fn typed_line(
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
-    prompt: &'static str,
-    text: &str,
-    placeholder: Option<&'static str>,
+    line: Typed<'_>,
     mode: Mode,
 ) -> Vec<Span<'static>> {
+    let Typed {
+        prompt,
+        text,
+        placeholder,
+        candidates,
+    } = line;
     let mut spans = vec![
         Span::styled(prompt, theme.key),
         Span::styled(text.to_string(), theme.filter),
@@ -100,6 +118,11 @@ fn typed_line(
         spans.push(Span::styled(format!("‹{p}›"), theme.dim));
     }
     spans.push(Span::raw("  "));
+    // Tab's candidates, between the line and the key hints.
+    if !candidates.is_empty() {
+        spans.push(Span::styled(candidates.join("  "), theme.warn));
+        spans.push(Span::raw("  "));
+    }
     spans.extend(hints(theme, mode));
     let x = area.x.saturating_add((width(prompt) + width(text)) as u16);
     if area.width > 0 && x < area.right() {

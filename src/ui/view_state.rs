@@ -243,6 +243,12 @@ impl ViewState {
         self.command.placeholder()
     }
 
+    /// The candidates of the last Tab on the command line that found several.
+    #[must_use]
+    pub fn command_candidates(&self) -> &[String] {
+        self.command.candidates()
+    }
+
     /// The line submitted with Enter, once (the App runs it).
     pub fn take_submitted(&mut self) -> Option<String> {
         self.submitted.take()
@@ -410,10 +416,9 @@ impl ViewState {
                 Outcome::CLEAN
             }
             Action::CommandComplete => {
-                let several = self.command.complete(model);
-                if !several.is_empty() {
-                    self.status = Some(several.join("  "));
-                }
+                // Several candidates show beside the line (the footer asks for them); the
+                // status line keeps the last action's outcome.
+                self.command.complete(model);
                 Outcome::DIRTY
             }
             Action::CommandOlder => Outcome::dirty_if(self.command.older()),
@@ -506,8 +511,8 @@ impl ViewState {
         self.acting.path.take()
     }
 
-    /// Completes the path being typed from the App's listing; several candidates go to the
-    /// status line, none says so.
+    /// Completes the path being typed from the App's listing; several candidates show beside
+    /// the line (like the grammar's), and so does a note when none matches.
     pub fn complete_path(&mut self, candidates: Vec<String>) {
         let typed = self
             .command
@@ -515,11 +520,9 @@ impl ViewState {
             .map(|(t, _)| t)
             .unwrap_or_default();
         let none = candidates.iter().all(|c| !c.starts_with(typed.as_str()));
-        let several = self.command.complete_path(candidates);
+        self.command.complete_path(candidates);
         if none {
-            self.status = Some(format!("no file matches {typed}*"));
-        } else if !several.is_empty() {
-            self.status = Some(several.join("  "));
+            self.command.note(format!("no file matches {typed}*"));
         }
     }
 

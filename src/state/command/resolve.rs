@@ -35,6 +35,8 @@ pub struct ProviderMatch {
     pub contract_id: String,
     /// Name, if known.
     pub name: Option<String>,
+    /// The reference it was started from (`builtin:httpserver`, an OCI reference), if known.
+    pub reference: Option<String>,
     /// Hosts running it under this link name.
     pub hosts: Vec<String>,
 }
@@ -247,10 +249,14 @@ pub fn providers(m: &Lattice) -> Vec<ProviderMatch> {
                     link_name: p.link_name.clone(),
                     contract_id: p.contract_id.clone(),
                     name: p.name.clone(),
+                    reference: p.image_ref.clone(),
                     hosts: Vec::new(),
                 });
             if e.contract_id.is_empty() {
                 e.contract_id.clone_from(&p.contract_id);
+            }
+            if e.reference.is_none() {
+                e.reference.clone_from(&p.image_ref);
             }
             e.hosts.push(host_id.clone());
         }
@@ -284,7 +290,7 @@ pub fn provider(
         keys,
         |p| &p.public_key,
         |p| p.name.as_deref(),
-        |_| None,
+        |p| p.reference.as_deref(),
     )?
     .public_key;
     let mut under: Vec<ProviderMatch> = all

@@ -48,6 +48,7 @@ pub(crate) fn model() -> Lattice {
         let mut p = ProviderState::new(HTTP, link);
         p.contract_id = "wasmcloud:httpserver".into();
         p.name = Some("HTTP Server".into());
+        p.image_ref = Some("builtin:httpserver".into());
         two.providers.insert(provider_key(HTTP, link), p);
     }
     m.hosts.insert(H1.into(), one);
@@ -136,6 +137,15 @@ fn a_provider_under_several_link_names_needs_one() {
              --link-name default, HTTP Server (VAHTTPAAAA) --link-name web"
         )
     );
+}
+
+/// Found by the e2e test (`:link … builtin:httpserver …` said `no provider`): the issue's
+/// grammar takes a provider's reference too, as it does an actor's.
+#[test]
+fn a_provider_is_found_by_the_reference_it_was_started_from() {
+    let m = model();
+    let p = resolve::provider(&m, "builtin:httpserver", Some("web")).unwrap();
+    assert_eq!((p.public_key.as_str(), p.link_name.as_str()), (HTTP, "web"));
 }
 
 #[test]
