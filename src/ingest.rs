@@ -21,6 +21,13 @@ pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
             true
         }
         MonitorMsg::Status(status) => set_status(model, &status, now),
+        MonitorMsg::Rates(sample) => {
+            state::apply_rates(model, &sample, now) == state::RatesApplied::Applied
+        }
+        MonitorMsg::RatesMalformed(err) => {
+            state::record_rates_malformed(model, &err);
+            false
+        }
     }
 }
 

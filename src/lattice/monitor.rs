@@ -17,6 +17,11 @@
 //! it full cannot postpone the resync forever). They were published before the query, so the
 //! snapshot must be folded in after them, not overwritten by them.
 //!
+//! Rates: it also follows `lattice-tui.rates.{lattice}.*` (lattice-tui hosts' cumulative call
+//! counters, outside `wasmbus.*`) on a second subscription of the same bound, and passes the
+//! decoded samples on as [`MonitorMsg::Rates`]. Samples are cumulative, so one dropped by a
+//! full buffer costs resolution only. Rates are not part of a resync.
+//!
 //! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
 //! when the caller is slow the event subscription's own bounded buffer fills, and what it
 //! drops is counted by the bus and answered with a resync.
@@ -32,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{Bus, BusError, BusStatus, ConnectionState, Subscription};
 use super::protocol::{
     DecodeError, GetClaimsResponse, Host, HostInventory, LatticeEvent, LatticeSnapshot,
-    LinkDefinitionList,
+    LinkDefinitionList, RatesDecodeError, RatesSample,
 };
 use super::subjects::Subjects;
 use crate::logging::{LogThrottle, WARN_INTERVAL};
@@ -50,6 +55,10 @@ pub enum MonitorMsg {
     Resynced(Box<LatticeSnapshot>),
     /// The bus status changed (connection state, drops, reconnects).
     Status(BusStatus),
+    /// A host's call-counter sample (`lattice-tui.rates.{lattice}.{host}`).
+    Rates(Box<RatesSample>),
+    /// A message on the rates subject that could not be decoded.
+    RatesMalformed(RatesDecodeError),
 }
 
 /// Monitor settings.
@@ -104,7 +113,7 @@ pub enum MonitorError {
 /// subscription.
 ///
 /// # Errors
-/// [`MonitorError::Subscribe`] if the event subscription cannot be made.
+/// [`MonitorError::Subscribe`] if the event or the rates subscription cannot be made.
 pub async fn run(
     bus: Bus,
     cfg: MonitorConfig,
@@ -119,6 +128,14 @@ pub async fn run(
             subject: subject.clone(),
             source,
         })?;
+    let rates_subject = cfg.subjects.rates_all();
+    let mut rates =
+        bus.subscribe(&rates_subject)
+            .await
+            .map_err(|source| MonitorError::Subscribe {
+                subject: rates_subject.clone(),
+                source,
+            })?;
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
@@ -195,6 +212,30 @@ pub async fn run(
                     return Ok(());
                 }
             }
+            msg = rates.next() => {
+                let Some(msg) = msg else {
+                    tracing::warn!(subject = rates_subject, "rates subscription ended");
+                    return Ok(());
+                };
+                if tx.send(decode_rates(&msg.payload)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// One warning per interval for undecodable rates samples.
+static UNDECODABLE_RATES: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+
+fn decode_rates(payload: &[u8]) -> MonitorMsg {
+    match RatesSample::from_json(payload) {
+        Ok(s) => MonitorMsg::Rates(Box::new(s)),
+        Err(e) => {
+            if let Some(suppressed) = UNDECODABLE_RATES.hit() {
+                tracing::warn!(error = %e, suppressed, "undecodable message on the rates subject");
+            }
+            MonitorMsg::RatesMalformed(e)
         }
     }
 }

@@ -6,9 +6,11 @@
 
 pub mod command;
 pub mod model;
+pub mod rates;
 pub mod reduce;
 pub mod summary;
 
 pub use model::*;
+pub use rates::{ActorRates, Bucket, HostRates, RateView, Rates};
 pub use reduce::*;
 pub use summary::{level_of, short_key, summary};

@@ -1,5 +1,5 @@
 //! The Actors tab: one row per host × actor with name, id, host, instance count, revision,
-//! status, image reference and the last failure.
+//! status, image reference and the last failure; live rates (`rates`) while hosts publish them.
 //!
 //! Pure rendering of borrowed model data: no I/O, no clock.
 
@@ -12,6 +12,7 @@ use ratatui::style::Style;
 use crate::state::{ActorStatus, Lattice};
 
 use super::format::{self, short_id};
+use super::rates;
 use super::rows::{self, ActorRow};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
@@ -24,6 +25,20 @@ const COLUMNS: &[Column] = &[
     col("INST", 4, 4, 0),
     col("REV", 3, 3, 4),
     col("CALLS", 7, 5, 2),
+    col("STATUS", 15, 15, 0),
+    grow("IMAGE", 24, 10, 5),
+    grow("LAST FAILURE", 24, 12, 2),
+];
+
+/// [`COLUMNS`] with the live rates after `CALLS`, while some host publishes rates.
+const COLUMNS_WITH_RATES: &[Column] = &[
+    grow("NAME", 14, 8, 0),
+    col("ID", 10, 6, 3),
+    col("HOST", 12, 6, 1),
+    col("INST", 4, 4, 0),
+    col("REV", 3, 3, 4),
+    col("CALLS", 7, 5, 2),
+    rates::COLUMN,
     col("STATUS", 15, 15, 0),
     grow("IMAGE", 24, 10, 5),
     grow("LAST FAILURE", 24, 12, 2),
@@ -48,21 +63,33 @@ pub(crate) fn render(
     at: Place,
 ) {
     let theme = *view.theme();
+    let with_rates = rates::shown(model);
     let spec = TableSpec {
         tab: Tab::Actors,
         title_extra: Vec::new(),
-        columns: COLUMNS,
+        columns: if with_rates {
+            COLUMNS_WITH_RATES
+        } else {
+            COLUMNS
+        },
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Actors, model),
         at,
     };
-    table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
+    table::render(frame, area, view, spec, |i| {
+        cells(&theme, model, rows[i], with_rates)
+    });
 }
 
-fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText<'a>> {
+fn cells<'a>(
+    theme: &Theme,
+    model: &'a Lattice,
+    r: ActorRow<'a>,
+    with_rates: bool,
+) -> Vec<CellText<'a>> {
     let a = r.actor;
     let plain = Style::new();
-    vec![
+    let mut cells = vec![
         (Cow::Borrowed(rows::actor_name(model, a)), plain),
         (Cow::Borrowed(short_id(&a.id)), theme.dim),
         (Cow::Borrowed(r.host.display_name()), plain),
@@ -73,6 +100,11 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText
             Some(l) => (Cow::Owned(format::count(l.calls)), plain),
             None => (Cow::Borrowed("—"), theme.dim),
         },
+    ];
+    if with_rates {
+        cells.push(rates::cell(theme, model, &r.host.id, &a.id));
+    }
+    cells.extend([
         (
             Cow::Borrowed(format::actor_status(a.status)),
             status_style(theme, a.status),
@@ -82,5 +114,6 @@ fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText
             Some(f) => (Cow::Borrowed(f.reason.as_str()), theme.error),
             None => (Cow::Borrowed(""), plain),
         },
-    ]
+    ]);
+    cells
 }

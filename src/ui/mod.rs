@@ -25,6 +25,7 @@ mod hosts;
 pub mod keymap;
 mod links;
 mod providers;
+mod rates;
 pub mod rows;
 mod table;
 pub mod theme;
