@@ -11,6 +11,6 @@ pub mod reduce;
 pub mod summary;
 
 pub use model::*;
-pub use rates::{ActorRates, Bucket, HostRates, RateView, Rates};
+pub use rates::{ActorRates, Bucket, BucketView, HostRates, RateView, Rates};
 pub use reduce::*;
 pub use summary::{level_of, short_key, summary};

@@ -101,12 +101,12 @@ impl Rates {
 }
 
 /// The [`BUCKETS`] buckets ending at index `end`, oldest first, summed over `series`.
-fn aligned<'a>(series: impl Iterator<Item = &'a ActorRates>, end: i64) -> Vec<Bucket> {
+fn aligned<'a>(series: impl Iterator<Item = &'a ActorRates>, end: i64) -> Vec<BucketView> {
     let start = end.saturating_sub(BUCKETS as i64 - 1);
-    let mut out: Vec<Bucket> = (start..=end)
-        .map(|index| Bucket {
+    let mut out: Vec<BucketView> = (start..=end)
+        .map(|index| BucketView {
             index,
-            ..Bucket::default()
+            ..BucketView::default()
         })
         .collect();
     for a in series {
@@ -119,6 +119,8 @@ fn aligned<'a>(series: impl Iterator<Item = &'a ActorRates>, end: i64) -> Vec<Bu
             {
                 slot.requests = slot.requests.saturating_add(b.requests);
                 slot.errors = slot.errors.saturating_add(b.errors);
+                slot.requests_milli = slot.requests_milli.saturating_add(b.requests_milli());
+                slot.errors_milli = slot.errors_milli.saturating_add(b.errors_milli());
             }
         }
     }
@@ -161,6 +163,45 @@ pub struct Bucket {
     pub requests: u64,
     /// Errors in the bucket.
     pub errors: u64,
+    /// Milliseconds of sample intervals the counts cover (the newest bucket is still
+    /// filling; a baseline covers none), so a partial bucket shows its true rate.
+    pub covered_ms: u64,
+}
+
+impl Bucket {
+    /// Requests per second × 1000 over the time covered (0 when none is).
+    pub fn requests_milli(&self) -> u64 {
+        per_second_milli(self.requests, self.covered_ms)
+    }
+
+    /// Errors per second × 1000 over the time covered.
+    pub fn errors_milli(&self) -> u64 {
+        per_second_milli(self.errors, self.covered_ms)
+    }
+}
+
+/// `count` over `ms` milliseconds, per second × 1000 (saturating; 0 over no time).
+pub fn per_second_milli(count: u64, ms: u64) -> u64 {
+    if ms == 0 {
+        return 0;
+    }
+    let v = u128::from(count).saturating_mul(1_000_000) / u128::from(ms);
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// One bucket of a [`RateView`]: counts, and per-second rates (× 1000) summed over hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketView {
+    /// `host time in seconds / BUCKET_SECS`.
+    pub index: i64,
+    /// Requests counted.
+    pub requests: u64,
+    /// Errors counted.
+    pub errors: u64,
+    /// Requests per second × 1000.
+    pub requests_milli: u64,
+    /// Errors per second × 1000.
+    pub errors_milli: u64,
 }
 
 /// Rates ready to show: current rates and [`BUCKETS`] aligned buckets, oldest first.
@@ -171,7 +212,7 @@ pub struct RateView {
     /// Errors per second × 1000.
     pub errors_milli: Option<u64>,
     /// Exactly [`BUCKETS`] buckets.
-    pub buckets: Vec<Bucket>,
+    pub buckets: Vec<BucketView>,
     /// How many hosts were summed.
     pub hosts: usize,
 }

@@ -46,7 +46,7 @@ pub(crate) fn cell<'a>(theme: &Theme, model: &Lattice, host_id: &str, actor: &st
         .buckets
         .iter()
         .skip(BUCKETS.saturating_sub(TABLE_BUCKETS))
-        .map(|b| b.requests)
+        .map(|b| b.requests_milli)
         .collect();
     let text = format!(
         "{:>5} {:>5} {}",
@@ -96,23 +96,31 @@ pub(crate) fn detail_lines(
     }
     let cols = width.saturating_sub(2).clamp(1, BUCKETS);
     let window = &shown.buckets[BUCKETS - cols..];
-    let requests: Vec<u64> = window.iter().map(|b| b.requests).collect();
-    let errors: Vec<u64> = window.iter().map(|b| b.errors).collect();
-    let per_sec = |n: u64| format::rate(Some(n.saturating_mul(1000) / BUCKET_SECS as u64));
-    let minutes = (cols as i64 * BUCKET_SECS) as f64 / 60.0;
-    let scope = if here.is_some() { "" } else { ", lattice" };
+    let requests: Vec<u64> = window.iter().map(|b| b.requests_milli).collect();
+    let errors: Vec<u64> = window.iter().map(|b| b.errors_milli).collect();
+    let peak = |v: &[u64]| v.iter().copied().max().unwrap_or(0);
+    let secs = u64::try_from(cols).unwrap_or(0) * BUCKET_SECS.unsigned_abs();
+    let span = if secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format::duration(secs)
+    };
+    let scope = if here.is_some() { "" } else { ", lattice-wide" };
     lines.push(Line::styled(
         format!(
-            "requests/s, last {minutes:.1} min{scope} (peak {})",
-            per_sec(requests.iter().copied().max().unwrap_or(0))
+            "requests/s, last {span}{scope} (peak {})",
+            format::rate(Some(peak(&requests)))
         ),
         theme.table_header,
     ));
-    lines.extend(spark_lines(&requests, SPARK_ROWS, theme.ok));
-    let peak_errors = errors.iter().copied().max().unwrap_or(0);
-    if peak_errors > 0 {
+    if peak(&requests) == 0 {
+        lines.push(Line::styled("  no requests".to_string(), theme.dim));
+    } else {
+        lines.extend(spark_lines(&requests, SPARK_ROWS, theme.ok));
+    }
+    if peak(&errors) > 0 {
         lines.push(Line::styled(
-            format!("errors/s (peak {})", per_sec(peak_errors)),
+            format!("errors/s (peak {})", format::rate(Some(peak(&errors)))),
             theme.table_header,
         ));
         lines.extend(spark_lines(&errors, 1, theme.error));

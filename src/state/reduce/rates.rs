@@ -22,7 +22,7 @@ use crate::lattice::protocol::{RatesDecodeError, RatesSample};
 use super::super::model::{Lattice, Timestamp};
 use super::super::rates::{
     ActorRates, BUCKET_SECS, BUCKETS, Bucket, HostRates, MAX_GAP_SECS, MAX_RATE_HOSTS, MAX_SERIES,
-    STALE_AFTER_SECS,
+    STALE_AFTER_SECS, per_second_milli,
 };
 
 /// What folding one sample did.
@@ -95,16 +95,29 @@ pub fn apply_rates(m: &mut Lattice, s: &RatesSample, now: Timestamp) -> RatesApp
             resets = resets.saturating_add(1);
         }
         let usable = known && !reset && dt_ms > 0 && dt_ms <= MAX_GAP_SECS * 1000;
-        let (dr, de) = if usable {
-            (c.requests - a.requests, c.errors - a.errors)
+        let (dr, de, covered) = if usable {
+            (
+                c.requests - a.requests,
+                c.errors - a.errors,
+                u64::try_from(dt_ms).unwrap_or(0),
+            )
         } else {
-            (0, 0)
+            (0, 0, 0)
         };
-        a.requests_milli = usable.then(|| per_second_milli(dr, dt_ms));
-        a.errors_milli = usable.then(|| per_second_milli(de, dt_ms));
+        a.requests_milli = usable.then(|| per_second_milli(dr, covered));
+        a.errors_milli = usable.then(|| per_second_milli(de, covered));
         a.requests = c.requests;
         a.errors = c.errors;
-        record(&mut a.buckets, index, dr, de);
+        record(
+            &mut a.buckets,
+            index,
+            Bucket {
+                index,
+                requests: dr,
+                errors: de,
+                covered_ms: covered,
+            },
+        );
         actors.insert(c.public_key.clone(), a);
     }
     host.actors = actors;
@@ -136,16 +149,9 @@ pub fn age_rates(m: &mut Lattice, now: Timestamp) -> bool {
     m.rates.hosts.len() != before
 }
 
-/// `count` calls over `dt_ms` milliseconds, per second × 1000 (saturating).
-fn per_second_milli(count: u64, dt_ms: i64) -> u64 {
-    let dt = u128::try_from(dt_ms.max(1)).unwrap_or(1);
-    let v = u128::from(count).saturating_mul(1_000_000) / dt;
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
-
-/// Adds `(requests, errors)` to the bucket `index`, moving the ring forward (empty buckets
-/// for the seconds without samples) and keeping at most [`BUCKETS`].
-fn record(ring: &mut VecDeque<Bucket>, index: i64, requests: u64, errors: u64) {
+/// Adds `add`'s counts to the bucket `index`, moving the ring forward (empty buckets for the
+/// seconds without samples) and keeping at most [`BUCKETS`].
+fn record(ring: &mut VecDeque<Bucket>, index: i64, add: Bucket) {
     match ring.back().map(|b| b.index) {
         Some(last) if index < last => return,
         Some(last) if index - last >= BUCKETS as i64 => ring.clear(),
@@ -166,8 +172,9 @@ fn record(ring: &mut VecDeque<Bucket>, index: i64, requests: u64, errors: u64) {
         });
     }
     if let Some(b) = ring.back_mut() {
-        b.requests = b.requests.saturating_add(requests);
-        b.errors = b.errors.saturating_add(errors);
+        b.requests = b.requests.saturating_add(add.requests);
+        b.errors = b.errors.saturating_add(add.errors);
+        b.covered_ms = b.covered_ms.saturating_add(add.covered_ms);
     }
     while ring.len() > BUCKETS {
         ring.pop_front();
