@@ -183,6 +183,42 @@ fn lattice_wide_rates_sum_the_hosts() {
 }
 
 #[test]
+fn lattice_wide_buckets_align_on_the_host_clock() {
+    let mut m = model();
+    // NH1 reports up to second 100, NH2 only up to second 50 (then nothing yet).
+    for s in 0..=100 {
+        let n = u64::try_from(s).unwrap();
+        feed(&mut m, sample("NH1", s, &[("MA", n, 0)]));
+        if s <= 50 {
+            feed(&mut m, sample("NH2", s, &[("MA", n * 10, 0)]));
+        }
+    }
+    let all = m.rates.lattice_wide("MA").unwrap();
+    let last = all.buckets.last().unwrap();
+    assert_eq!(
+        last.index,
+        t(100).timestamp() / BUCKET_SECS,
+        "the newest host sets the end"
+    );
+    let at = |secs: i64| {
+        all.buckets
+            .iter()
+            .find(|b| b.index == t(secs).timestamp() / BUCKET_SECS)
+            .unwrap()
+    };
+    assert_eq!(
+        at(30).requests_milli,
+        11_000,
+        "1/s + 10/s while both report"
+    );
+    assert_eq!(
+        at(80).requests_milli,
+        1_000,
+        "NH1 alone after NH2's last sample"
+    );
+}
+
+#[test]
 fn silent_hosts_age_out_at_the_tick() {
     let mut m = model();
     feed(&mut m, sample("NH", 0, &[("MA", 0, 0)]));

@@ -20,7 +20,8 @@
 //! Rates: it also follows `lattice-tui.rates.{lattice}.*` (lattice-tui hosts' cumulative call
 //! counters, outside `wasmbus.*`) on a second subscription of the same bound, and passes the
 //! decoded samples on as [`MonitorMsg::Rates`]. Samples are cumulative, so one dropped by a
-//! full buffer costs resolution only. Rates are not part of a resync.
+//! full buffer costs resolution only. Rates are not part of a resync, and a rates subscription
+//! that cannot be made or ends leaves the event stream running.
 //!
 //! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
 //! when the caller is slow the event subscription's own bounded buffer fills, and what it
@@ -113,7 +114,8 @@ pub enum MonitorError {
 /// subscription.
 ///
 /// # Errors
-/// [`MonitorError::Subscribe`] if the event or the rates subscription cannot be made.
+/// [`MonitorError::Subscribe`] if the event subscription cannot be made (without the rates
+/// subscription it runs on, with a warning).
 pub async fn run(
     bus: Bus,
     cfg: MonitorConfig,
@@ -128,14 +130,16 @@ pub async fn run(
             subject: subject.clone(),
             source,
         })?;
+    // Rates are extra: without them (a server that refuses the subject) the console still
+    // follows the lattice.
     let rates_subject = cfg.subjects.rates_all();
-    let mut rates =
-        bus.subscribe(&rates_subject)
-            .await
-            .map_err(|source| MonitorError::Subscribe {
-                subject: rates_subject.clone(),
-                source,
-            })?;
+    let mut rates = match bus.subscribe(&rates_subject).await {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            tracing::warn!(subject = rates_subject, error = %e, "no live rates: cannot subscribe");
+            None
+        }
+    };
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
@@ -212,10 +216,11 @@ pub async fn run(
                     return Ok(());
                 }
             }
-            msg = rates.next() => {
+            msg = next_opt(&mut rates) => {
                 let Some(msg) = msg else {
-                    tracing::warn!(subject = rates_subject, "rates subscription ended");
-                    return Ok(());
+                    tracing::warn!(subject = rates_subject, "rates subscription ended; no live rates");
+                    rates = None;
+                    continue;
                 };
                 if tx.send(decode_rates(&msg.payload)).await.is_err() {
                     return Ok(());
@@ -279,6 +284,14 @@ fn decode(payload: &[u8]) -> MonitorMsg {
             }
             MonitorMsg::Malformed(e)
         }
+    }
+}
+
+/// The next message of an optional subscription (pending forever without one).
+async fn next_opt(sub: &mut Option<Subscription>) -> Option<super::bus::Message> {
+    match sub {
+        Some(sub) => sub.next().await,
+        None => futures::future::pending().await,
     }
 }
 
