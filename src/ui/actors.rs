@@ -1,5 +1,5 @@
 //! The Actors tab: one row per host × actor with name, id, host, instance count, revision,
-//! status, image reference and the last failure; live rates (`rates`) while hosts publish them.
+//! status, image reference and the last failure; live rates ([`rates`]) while hosts publish them.
 //!
 //! Pure rendering of borrowed model data: no I/O, no clock.
 
@@ -30,20 +30,6 @@ const COLUMNS: &[Column] = &[
     grow("LAST FAILURE", 24, 12, 2),
 ];
 
-/// [`COLUMNS`] with the live rates after `CALLS`, while some host publishes rates.
-const COLUMNS_WITH_RATES: &[Column] = &[
-    grow("NAME", 14, 8, 0),
-    col("ID", 10, 6, 3),
-    col("HOST", 12, 6, 1),
-    col("INST", 4, 4, 0),
-    col("REV", 3, 3, 4),
-    col("CALLS", 7, 5, 2),
-    rates::COLUMN,
-    col("STATUS", 15, 15, 0),
-    grow("IMAGE", 24, 10, 5),
-    grow("LAST FAILURE", 24, 12, 2),
-];
-
 /// The style of an actor status.
 pub(crate) fn status_style(theme: &Theme, s: ActorStatus) -> Style {
     match s {
@@ -63,33 +49,30 @@ pub(crate) fn render(
     at: Place,
 ) {
     let theme = *view.theme();
-    let with_rates = rates::shown(model);
+    let rates_at = rates::shown(model).then(|| rates::after(COLUMNS, "CALLS"));
+    let columns = rates::with_column(COLUMNS, rates_at);
     let spec = TableSpec {
         tab: Tab::Actors,
         title_extra: Vec::new(),
-        columns: if with_rates {
-            COLUMNS_WITH_RATES
-        } else {
-            COLUMNS
-        },
+        columns: &columns,
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Actors, model),
         at,
     };
     table::render(frame, area, view, spec, |i| {
-        cells(&theme, model, rows[i], with_rates)
+        let mut cells = cells(&theme, model, rows[i]);
+        if let Some(at) = rates_at {
+            let r = rows[i];
+            cells.insert(at, rates::cell(&theme, model, &r.host.id, &r.actor.id));
+        }
+        cells
     });
 }
 
-fn cells<'a>(
-    theme: &Theme,
-    model: &'a Lattice,
-    r: ActorRow<'a>,
-    with_rates: bool,
-) -> Vec<CellText<'a>> {
+fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText<'a>> {
     let a = r.actor;
     let plain = Style::new();
-    let mut cells = vec![
+    vec![
         (Cow::Borrowed(rows::actor_name(model, a)), plain),
         (Cow::Borrowed(short_id(&a.id)), theme.dim),
         (Cow::Borrowed(r.host.display_name()), plain),
@@ -100,11 +83,6 @@ fn cells<'a>(
             Some(l) => (Cow::Owned(format::count(l.calls)), plain),
             None => (Cow::Borrowed("—"), theme.dim),
         },
-    ];
-    if with_rates {
-        cells.push(rates::cell(theme, model, &r.host.id, &a.id));
-    }
-    cells.extend([
         (
             Cow::Borrowed(format::actor_status(a.status)),
             status_style(theme, a.status),
@@ -114,6 +92,5 @@ fn cells<'a>(
             Some(f) => (Cow::Borrowed(f.reason.as_str()), theme.error),
             None => (Cow::Borrowed(""), plain),
         },
-    ]);
-    cells
+    ]
 }

@@ -37,6 +37,26 @@ pub(crate) fn shown(model: &Lattice) -> bool {
     !model.rates.hosts.is_empty()
 }
 
+/// The index just after the column titled `title` (the end if there is none).
+pub(crate) fn after(columns: &[Column], title: &str) -> usize {
+    columns
+        .iter()
+        .position(|c| c.title == title)
+        .map_or(columns.len(), |i| i + 1)
+}
+
+/// `columns` with [`COLUMN`] inserted at `at` (as they are without).
+pub(crate) fn with_column(columns: &[Column], at: Option<usize>) -> Cow<'_, [Column]> {
+    match at {
+        Some(at) => {
+            let mut v = columns.to_vec();
+            v.insert(at.min(v.len()), COLUMN);
+            Cow::Owned(v)
+        }
+        None => Cow::Borrowed(columns),
+    }
+}
+
 /// The rates cell of an actor on a host: `  2.5   0.0 ▁▁▂▅█▇▃▁`, `—` without rates.
 pub(crate) fn cell<'a>(theme: &Theme, model: &Lattice, host_id: &str, actor: &str) -> CellText<'a> {
     let Some(v) = model.rates.view(host_id, actor) else {
