@@ -59,22 +59,25 @@ pub(crate) fn with_column(columns: &[Column], at: Option<usize>) -> Cow<'_, [Col
 
 /// The rates cell of an actor on a host: `  2.5   0.0 ▁▁▂▅█▇▃▁`, `—` without rates.
 pub(crate) fn cell<'a>(theme: &Theme, model: &Lattice, host_id: &str, actor: &str) -> CellText<'a> {
-    let Some(v) = model.rates.view(host_id, actor) else {
+    let Some(a) = model.rates.on_host(host_id, actor) else {
         return (Cow::Borrowed("—"), theme.dim);
     };
-    let recent: Vec<u64> = v
-        .buckets
-        .iter()
-        .skip(BUCKETS.saturating_sub(TABLE_BUCKETS))
-        .map(|b| b.requests_milli)
-        .collect();
+    // The ring is contiguous: its last buckets are the most recent seconds.
+    let mut recent = [0u64; TABLE_BUCKETS];
+    let have = a.buckets.len().min(TABLE_BUCKETS);
+    for (slot, b) in recent[TABLE_BUCKETS - have..]
+        .iter_mut()
+        .zip(a.buckets.iter().skip(a.buckets.len() - have))
+    {
+        *slot = b.requests_milli();
+    }
     let text = format!(
         "{:>5} {:>5} {}",
-        format::rate(v.requests_milli),
-        format::rate(v.errors_milli),
+        format::rate(a.requests_milli),
+        format::rate(a.errors_milli),
         format::spark(&recent)
     );
-    let style = if v.errors_milli.is_some_and(|e| e > 0) {
+    let style = if a.errors_milli.is_some_and(|e| e > 0) {
         theme.warn
     } else {
         Style::new()
