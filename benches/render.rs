@@ -1,6 +1,7 @@
 //! Cost of one console frame: `ui::render` into a 200×60 `TestBackend` for a lattice of 1,000
 //! hosts × 10 actors (2 providers each, 20 links, a full 1,000-entry event log), built by
-//! replaying heartbeats through the reducer. Target: ≤ 5 ms per frame.
+//! replaying heartbeats through the reducer. Target: ≤ 5 ms per frame. Also the Actors tab
+//! with live rates: every host × actor with five minutes of one-second samples.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -181,5 +182,49 @@ fn frame(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frame);
+/// The same lattice with rates: every host publishes a sample a second for five minutes, so
+/// each of the 10,000 host × actor rows has a full ring.
+fn with_rates(mut m: Lattice) -> Lattice {
+    use lattice_tui::lattice::protocol::{ActorCounters, RatesSample};
+    for s in 0..=300i64 {
+        let at = t0() + Duration::seconds(s);
+        for h in 0..HOSTS {
+            let sample = RatesSample {
+                host_id: key("NHOST", h),
+                at,
+                actors: (0..ACTORS_PER_HOST)
+                    .map(|a| ActorCounters {
+                        public_key: key("MACTOR", a),
+                        requests: (s as u64) * (1 + ((h + a) % 7) as u64) * (1 + (s % 5) as u64),
+                        errors: (s as u64) / 10,
+                    })
+                    .collect(),
+            };
+            state::apply_rates(&mut m, &sample, at);
+        }
+    }
+    m
+}
+
+fn rates_frame(c: &mut Criterion) {
+    let model = with_rates(lattice());
+    assert_eq!(model.rates.series(), HOSTS * ACTORS_PER_HOST);
+    let now = t0() + Duration::seconds(300);
+    let mut view = ViewState::new(false);
+    let _ = view.apply(Action::GoTab(Tab::Actors), &model);
+    let mut term = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    term.draw(|f| ui::render(f, &model, &mut view, now))
+        .unwrap();
+    for _ in 0..500 {
+        let _ = view.apply(Action::Down, &model);
+    }
+    c.bench_function("render_200x60_1000_hosts/actors_with_rates", |b| {
+        b.iter(|| {
+            term.draw(|f| ui::render(f, black_box(&model), &mut view, now))
+                .unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, frame, rates_frame);
 criterion_main!(benches);

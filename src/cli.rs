@@ -163,6 +163,11 @@ pub struct HostArgs {
     #[arg(long, value_name = "NAME")]
     pub friendly_name: Option<String>,
 
+    /// Do not publish the actors' call counters (lattice-tui.rates.LATTICE.HOST, once a
+    /// second, outside wasmbus.*); consoles then show no rates for this host.
+    #[arg(long)]
+    pub no_rates: bool,
+
     /// Seconds between the host's heartbeats.
     #[arg(long, env = "WASMCLOUD_HEARTBEAT_INTERVAL", default_value_t = 30, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]

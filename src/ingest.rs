@@ -22,6 +22,13 @@ pub fn ingest(model: &mut Lattice, msg: MonitorMsg, now: Timestamp) -> bool {
             true
         }
         MonitorMsg::Status(status) => set_status(model, &status, now),
+        MonitorMsg::Rates(sample) => {
+            state::apply_rates(model, &sample, now) == state::RatesApplied::Applied
+        }
+        MonitorMsg::RatesMalformed(err) => {
+            state::record_rates_malformed(model, &err);
+            false
+        }
         // Only the monitor of every lattice tags its messages; one model takes them as its own.
         MonitorMsg::In(_, inner) => ingest(model, *inner, now),
     }

@@ -195,6 +195,31 @@ async fn lattices_kept_apart(bus: Bus, gamma_by_bucket: bool) {
         Some("9090")
     );
 
+    // Live rates of a lattice-tui host reach the shown model too, under their lattice.
+    for (n, at) in [
+        (10u64, "2024-05-01T12:00:00Z"),
+        (30, "2024-05-01T12:00:01Z"),
+    ] {
+        let sample = format!(
+            r#"{{"host_id":"{BETA_HOST}","at":"{at}","actors":[{{"public_key":"MECHO","requests":{n},"errors":0}}]}}"#
+        );
+        bus.publish(
+            &format!("lattice-tui.rates.beta.{BETA_HOST}"),
+            Bytes::from(sample),
+        )
+        .await
+        .expect("publish");
+    }
+    c.until("beta's rates", |c| {
+        c.app.model.rates.hosts.get(BETA_HOST).is_some_and(|h| {
+            h.actors
+                .get("MECHO")
+                .is_some_and(|a| a.requests == 30 && a.requests_milli == Some(20_000))
+        })
+    })
+    .await;
+    assert!(!c.app.model.rates.hosts.contains_key(ALPHA_HOST));
+
     // An action whose names resolve in several lattices must say which.
     c.line("scale mecho 3");
     assert!(c.subjects_sent().is_empty());

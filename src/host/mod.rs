@@ -7,8 +7,8 @@
 //! stores), [`http`] (the `wasmcloud:httpserver` provider), [`guest_io`], [`lattice_data`]
 //! (links and claims in JetStream KV or memory), [`events`], `core` (actor and provider
 //! tables, routes, limits), `ctl` (the control interface), `lifecycle` (the background tasks
-//! and the stop routine), `reload` (hot reload), `handle` ([`HostHandle`]: a host on a
-//! runtime of its own).
+//! and the stop routine), `rates` (the call-counter samples), `reload` (hot reload), `handle`
+//! ([`HostHandle`]: a host on a runtime of its own).
 //!
 //! Must not touch the console (`ui`, `state`, `app`, crossterm, ratatui). The host is just
 //! another lattice member: the console sees it through the lattice like any remote host.
@@ -25,6 +25,7 @@ pub mod http;
 pub mod identity;
 pub mod lattice_data;
 mod lifecycle;
+mod rates;
 mod reload;
 pub mod runtime;
 
@@ -47,6 +48,7 @@ use self::http::{CallStatsSnapshot, FailureReports, HttpLimits, HttpProvider};
 use self::identity::{HostIdentity, IdentityConfig, IdentityError};
 use self::lattice_data::{DataError, LatticeData};
 pub use self::lifecycle::STOP_ANNOUNCE_TIMEOUT;
+pub use self::rates::RATES_INTERVAL;
 pub use self::reload::WATCH_ANNOTATION;
 use self::runtime::{Runtime, RuntimeConfig, RuntimeError};
 use crate::lattice::bus::{Bus, BusError};
@@ -110,6 +112,9 @@ pub struct HostConfig {
     pub watch_all: bool,
     /// Faults to inject (tests and fault drills); none by default.
     pub faults: Faults,
+    /// Publish the actors' call counters on `lattice-tui.rates.{lattice}.{host}` every
+    /// [`RATES_INTERVAL`] (`--no-rates` turns it off); outside `wasmbus.*`.
+    pub rates: bool,
 }
 
 impl HostConfig {
@@ -131,6 +136,7 @@ impl HostConfig {
             hot_reload: WatchConfig::default(),
             watch_all: false,
             faults: Faults::default(),
+            rates: true,
         }
     }
 }
@@ -302,6 +308,11 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
     inner
         .tasks
         .spawn(lifecycle::report_failures(inner.clone(), failures_rx));
+    if cfg.rates {
+        inner
+            .tasks
+            .spawn(rates::publish(inner.clone(), RATES_INTERVAL));
+    }
 
     let (finished, _) = tokio::sync::watch::channel(false);
     let finished = Arc::new(finished);

@@ -17,6 +17,12 @@
 //! it full cannot postpone the resync forever). They were published before the query, so the
 //! snapshot must be folded in after them, not overwritten by them.
 //!
+//! Rates: it also follows `lattice-tui.rates.{lattice}.*` (lattice-tui hosts' cumulative call
+//! counters, outside `wasmbus.*`) on a second subscription of the same bound, and passes the
+//! decoded samples on as [`MonitorMsg::Rates`]. Samples are cumulative, so one dropped by a
+//! full buffer costs resolution only. Rates are not part of a resync, and a rates subscription
+//! that cannot be made or ends leaves the event stream running.
+//!
 //! Back-pressure: messages are sent with `send().await` into the caller's bounded channel;
 //! when the caller is slow the event subscription's own bounded buffer fills, and what it
 //! drops is counted by the bus and answered with a resync.
@@ -32,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{Bus, BusError, BusStatus, ConnectionState, Subscription};
 use super::protocol::{
     DecodeError, GetClaimsResponse, Host, HostInventory, LatticeEvent, LatticeSnapshot,
-    LinkDefinitionList,
+    LinkDefinitionList, RatesDecodeError, RatesSample,
 };
 use super::subjects::Subjects;
 use crate::logging::{LogThrottle, WARN_INTERVAL};
@@ -53,6 +59,10 @@ pub enum MonitorMsg {
     /// Something about one lattice, from the monitor of every lattice ([`super::multi`]):
     /// an event, a malformed message or a resync round of the lattice named.
     In(String, Box<MonitorMsg>),
+    /// A host's call-counter sample (`lattice-tui.rates.{lattice}.{host}`).
+    Rates(Box<RatesSample>),
+    /// A message on the rates subject that could not be decoded.
+    RatesMalformed(RatesDecodeError),
 }
 
 /// Monitor settings.
@@ -107,7 +117,8 @@ pub enum MonitorError {
 /// subscription.
 ///
 /// # Errors
-/// [`MonitorError::Subscribe`] if the event subscription cannot be made.
+/// [`MonitorError::Subscribe`] if the event subscription cannot be made (without the rates
+/// subscription it runs on, with a warning).
 pub async fn run(
     bus: Bus,
     cfg: MonitorConfig,
@@ -122,6 +133,16 @@ pub async fn run(
             subject: subject.clone(),
             source,
         })?;
+    // Rates are extra: without them (a server that refuses the subject) the console still
+    // follows the lattice.
+    let rates_subject = cfg.subjects.rates_all();
+    let mut rates = match bus.subscribe(&rates_subject).await {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            tracing::warn!(subject = rates_subject, error = %e, "no live rates: cannot subscribe");
+            None
+        }
+    };
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
@@ -198,6 +219,32 @@ pub async fn run(
                     return Ok(());
                 }
             }
+            msg = next_opt(&mut rates) => {
+                let Some(msg) = msg else {
+                    tracing::warn!(subject = rates_subject, "rates subscription ended; no live rates");
+                    rates = None;
+                    continue;
+                };
+                if tx.send(decode_rates(&msg.payload)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// One warning per interval for undecodable rates samples.
+static UNDECODABLE_RATES: LogThrottle = LogThrottle::new(WARN_INTERVAL);
+
+/// A rates sample, or why it is none (one warning per interval).
+pub(crate) fn decode_rates(payload: &[u8]) -> MonitorMsg {
+    match RatesSample::from_json(payload) {
+        Ok(s) => MonitorMsg::Rates(Box::new(s)),
+        Err(e) => {
+            if let Some(suppressed) = UNDECODABLE_RATES.hit() {
+                tracing::warn!(error = %e, suppressed, "undecodable message on the rates subject");
+            }
+            MonitorMsg::RatesMalformed(e)
         }
     }
 }
@@ -241,6 +288,14 @@ fn decode(payload: &[u8]) -> MonitorMsg {
             }
             MonitorMsg::Malformed(e)
         }
+    }
+}
+
+/// The next message of an optional subscription (pending forever without one).
+pub(crate) async fn next_opt(sub: &mut Option<Subscription>) -> Option<super::bus::Message> {
+    match sub {
+        Some(sub) => sub.next().await,
+        None => futures::future::pending().await,
     }
 }
 

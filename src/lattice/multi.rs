@@ -10,6 +10,9 @@
 //! [`MonitorConfig::resync_min_interval`]. Rounds of several lattices run side by side
 //! ([`RESYNC_CONCURRENCY`]).
 //!
+//! The live rates of every lattice's lattice-tui hosts (`lattice-tui.rates.*.*`) are followed
+//! too, for the lattices followed, and never held (they are no part of a resync).
+//!
 //! Everything about one lattice reaches the caller as [`MonitorMsg::In`]; the bus status and
 //! [`MonitorMsg::Subscribed`] are the connection's, untagged. Ordering per lattice is the
 //! one-lattice monitor's: events waiting when a round starts are passed on before its snapshot.
@@ -34,7 +37,9 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{Bus, ConnectionState, Message, Subscription};
 use super::monitor::{self, MonitorConfig, MonitorError, MonitorMsg};
 use super::protocol::{LatticeEvent, LatticeSnapshot};
-use super::subjects::{ALL_EVENTS, Subjects, lattice_of_event_subject};
+use super::subjects::{
+    ALL_EVENTS, ALL_RATES, Subjects, lattice_of_event_subject, lattice_of_rates_subject,
+};
 use crate::logging::{LogThrottle, WARN_INTERVAL};
 
 /// Lattices followed at once.
@@ -112,6 +117,14 @@ pub async fn run(
     if let Err(e) = bus.flush().await {
         tracing::warn!(error = %e, "flush after subscribing failed");
     }
+    // Live rates of every lattice's lattice-tui hosts; without them the events go on.
+    let mut rates = match bus.subscribe(ALL_RATES).await {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            tracing::warn!(subject = ALL_RATES, error = %e, "no live rates: cannot subscribe");
+            None
+        }
+    };
     let hold_limit = bus.subscription_capacity().max(1);
     let mut status_rx = bus.status();
     let mut last_status = *status_rx.borrow_and_update();
@@ -207,6 +220,22 @@ pub async fn run(
                         let snap = monitor::resync(&bus, &cfg).await;
                         (name, snap)
                     }));
+                }
+            }
+            msg = monitor::next_opt(&mut rates) => {
+                let Some(msg) = msg else {
+                    tracing::warn!(subject = ALL_RATES, "rates subscription ended; no live rates");
+                    rates = None;
+                    continue;
+                };
+                // Rates are no part of a resync: never held. Only for lattices followed.
+                if let Some(name) = lattice_of_rates_subject(&msg.subject)
+                    && lattices.contains_key(name)
+                {
+                    let out = MonitorMsg::In(name.to_owned(), Box::new(monitor::decode_rates(&msg.payload)));
+                    if tx.send(out).await.is_err() {
+                        return Ok(());
+                    }
                 }
             }
             msg = sub.next() => {

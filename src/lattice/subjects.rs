@@ -13,6 +13,10 @@ pub const DEFAULT_CTL_PREFIX: &str = "wasmbus.ctl";
 /// Default lattice prefix when neither `--lattice` nor `WASMCLOUD_LATTICE_PREFIX` is given.
 pub const DEFAULT_LATTICE: &str = "default";
 
+/// Prefix of lattice-tui's own rates subjects (`{RATES_PREFIX}.{lattice}.{host}`): outside
+/// `wasmbus.`, so no wasmCloud client subscribes to them (PROTOCOL.md §12).
+pub const RATES_PREFIX: &str = "lattice-tui.rates";
+
 /// Key prefix of link definitions in the `LATTICEDATA_{lattice}` bucket.
 pub const KV_LINKDEF_PREFIX: &str = "LINKDEF_";
 /// Key prefix of claims in the `LATTICEDATA_{lattice}` bucket.
@@ -33,6 +37,17 @@ pub fn lattice_of_event_subject(subject: &str) -> Option<&str> {
     subject
         .strip_prefix("wasmbus.evt.")
         .filter(|l| !l.is_empty() && !l.contains('.'))
+}
+
+/// Every lattice's rates samples: `lattice-tui.rates.*.*`.
+pub const ALL_RATES: &str = "lattice-tui.rates.*.*";
+
+/// The lattice a rates subject belongs to: `lattice-tui.rates.{lattice}.{host}` → `{lattice}`.
+#[must_use]
+pub fn lattice_of_rates_subject(subject: &str) -> Option<&str> {
+    let rest = subject.strip_prefix(RATES_PREFIX)?.strip_prefix('.')?;
+    let (lattice, host) = rest.split_once('.')?;
+    (!lattice.is_empty() && !host.is_empty() && !host.contains('.')).then_some(lattice)
 }
 
 /// A host-targeted command verb (`wasmbus.ctl.{lattice}.cmd.{host}.{verb}`, PROTOCOL.md §2.5).
@@ -148,6 +163,17 @@ impl Subjects {
     /// `wasmbus.rpcevt.{lattice}`: invocation result events.
     pub fn rpc_events(&self) -> String {
         format!("wasmbus.rpcevt.{}", self.lattice)
+    }
+
+    /// `lattice-tui.rates.{lattice}.{host_id}`: the host's cumulative call counters
+    /// ([`crate::lattice::protocol::RatesSample`]), once a second. Not a wasmCloud subject.
+    pub fn rates(&self, host_id: &str) -> String {
+        format!("{RATES_PREFIX}.{}.{host_id}", self.lattice)
+    }
+
+    /// `lattice-tui.rates.{lattice}.*`: every host's rates samples (the console subscribes).
+    pub fn rates_all(&self) -> String {
+        format!("{RATES_PREFIX}.{}.*", self.lattice)
     }
 
     /// Queue group of the lattice-wide control handlers (`get.*`, `linkdefs.*`):
@@ -267,6 +293,9 @@ mod tests {
         assert_eq!(s.ctl_queue_group(), "wasmbus.ctl.default");
         assert_eq!(s.kv_bucket(), "LATTICEDATA_default");
         assert_eq!(s.rpc_events(), "wasmbus.rpcevt.default");
+        assert_eq!(s.rates("NB1"), "lattice-tui.rates.default.NB1");
+        assert_eq!(s.rates_all(), "lattice-tui.rates.default.*");
+        assert!(!s.rates("NB1").starts_with("wasmbus."));
     }
 
     #[test]

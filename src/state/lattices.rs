@@ -5,7 +5,7 @@
 //! [`Lattices::merge_into`] copies what changed into the shown model, per lattice: its hosts
 //! (tagged with [`HostState::lattice`]; host ids are keys, unique across lattices), its links
 //! (keyed, and their `id` rewritten, `{lattice}/{id}`: the same link can exist in two
-//! lattices), claims and reference maps
+//! lattices), its hosts' live rates, claims and reference maps
 //! (by public key, the same everywhere), and its new event-log entries. The console calls it
 //! once per frame and before it acts, so a burst of events costs one copy per lattice, not one
 //! per event.
@@ -103,6 +103,14 @@ impl Lattices {
                 .values()
                 .filter_map(|m| m.connection.last_resync)
                 .max();
+            let sum = |f: fn(&Lattice) -> u64| {
+                self.by_name
+                    .values()
+                    .fold(0u64, |n, m| n.saturating_add(f(m)))
+            };
+            shown.rates.malformed = sum(|m| m.rates.malformed);
+            shown.rates.refused = sum(|m| m.rates.refused);
+            shown.rates.resets = sum(|m| m.rates.resets);
         }
         !changed.is_empty()
     }
@@ -115,6 +123,12 @@ pub fn link_key(name: &str, id: &str) -> String {
 }
 
 fn merge_one(shown: &mut Lattice, name: &str, from: &Lattice, merged_upto: &mut u64) {
+    for (id, _) in shown.hosts.iter().filter(|(_, h)| h.lattice == name) {
+        shown.rates.hosts.remove(id);
+    }
+    for (id, r) in &from.rates.hosts {
+        shown.rates.hosts.insert(id.clone(), r.clone());
+    }
     shown.hosts.retain(|_, h| h.lattice != name);
     for (id, h) in &from.hosts {
         let mut h: HostState = h.clone();

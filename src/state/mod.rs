@@ -7,9 +7,11 @@
 pub mod command;
 pub mod lattices;
 pub mod model;
+pub mod rates;
 pub mod reduce;
 pub mod summary;
 
 pub use model::*;
+pub use rates::{ActorRates, Bucket, BucketView, HostRates, RateView, Rates};
 pub use reduce::*;
 pub use summary::{level_of, short_key, summary};

@@ -719,6 +719,9 @@ pub struct Lattice {
     pub local: Option<LocalHost>,
     /// The dev build, when `lattice-tui dev --build` runs one.
     pub build: Option<BuildState>,
+    /// Live call rates of the hosts that publish them (lattice-tui hosts).
+    #[serde(skip_serializing_if = "super::rates::Rates::is_empty")]
+    pub rates: super::rates::Rates,
     /// Hosts that said `host_stopped`, with the host-clock time of that event, so late events
     /// do not bring them back as ghosts.
     #[serde(skip)]
@@ -743,6 +746,7 @@ impl PartialEq for Lattice {
             && self.connection == o.connection
             && self.local == o.local
             && self.build == o.build
+            && self.rates == o.rates
             && self.stopped_hosts == o.stopped_hosts
     }
 }
@@ -768,6 +772,7 @@ impl Lattice {
             connection: ConnectionInfo::default(),
             local: None,
             build: None,
+            rates: super::rates::Rates::default(),
             stopped_hosts: BTreeMap::new(),
             claims_digest: Default::default(),
         }

@@ -1,5 +1,5 @@
 //! The Actors tab: one row per host × actor with name, id, host, instance count, revision,
-//! status, image reference and the last failure.
+//! status, image reference and the last failure; live rates ([`rates`]) while hosts publish them.
 //!
 //! Pure rendering of borrowed model data: no I/O, no clock.
 
@@ -12,6 +12,7 @@ use ratatui::style::Style;
 use crate::state::{ActorStatus, Lattice};
 
 use super::format::{self, short_id};
+use super::rates;
 use super::rows::{self, ActorRow};
 use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
@@ -49,16 +50,25 @@ pub(crate) fn render(
     at: Place,
 ) {
     let theme = *view.theme();
+    let rates_at = rates::shown(model).then(|| rates::after(COLUMNS, "CALLS"));
+    let columns = rates::with_column(COLUMNS, rates_at);
     let spec = TableSpec {
         tab: Tab::Actors,
         title_extra: Vec::new(),
-        columns: COLUMNS,
+        columns: &columns,
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Actors, model),
         at,
         sort: view.sort_of(Tab::Actors),
     };
-    table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
+    table::render(frame, area, view, spec, |i| {
+        let mut cells = cells(&theme, model, rows[i]);
+        if let Some(at) = rates_at {
+            let r = rows[i];
+            cells.insert(at, rates::cell(&theme, model, &r.host.id, &r.actor.id));
+        }
+        cells
+    });
 }
 
 fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ActorRow<'a>) -> Vec<CellText<'a>> {

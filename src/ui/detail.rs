@@ -287,6 +287,8 @@ fn actor(l: &mut Lines<'_>, model: &Lattice, r: &ActorRow<'_>, now: Timestamp) {
             Some(local.digest.get(..16).unwrap_or(&local.digest)).filter(|d| !d.is_empty()),
         );
     }
+    let rates = super::rates::detail_lines(model, l.theme, &r.host.id, &a.id, l.width);
+    l.lines.extend(rates);
     l.opt("image", a.image_ref.as_deref());
     l.plain("id", a.id.as_str());
     l.claims(model.claims.get(&a.id));

@@ -199,10 +199,84 @@ pub fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     hay.to_lowercase().contains(needle_lower)
 }
 
+/// A rate given per second × 1000, in at most 5 columns: `—` unknown, `0.0`…`9.9`, `10`…`999`,
+/// `1.0k`…`999k`, `1.0M`….
+pub fn rate(milli: Option<u64>) -> String {
+    let Some(m) = milli else {
+        return "—".to_string();
+    };
+    let tenths = |v: u64, unit: u64| format!("{}.{}", v / unit, v % unit * 10 / unit);
+    match m {
+        0..10_000 => tenths(m, 1_000),
+        10_000..1_000_000 => (m / 1_000).to_string(),
+        1_000_000..10_000_000 => format!("{}k", tenths(m, 1_000_000)),
+        10_000_000..1_000_000_000 => format!("{}k", m / 1_000_000),
+        1_000_000_000..10_000_000_000 => format!("{}M", tenths(m, 1_000_000_000)),
+        _ => format!("{}M", m / 1_000_000_000),
+    }
+}
+
+/// Sparkline bars, lowest to highest.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One bar per value, scaled to the largest: zero is the lowest bar, any calls at least the
+/// second, the maximum the full block.
+pub fn spark(values: &[u64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 || max == 0 {
+                BARS[0]
+            } else {
+                let top = (BARS.len() - 2) as u128;
+                let level = 1 + (u128::from(v) * top / u128::from(max)).min(top);
+                BARS[usize::try_from(level).unwrap_or(BARS.len() - 1)]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn rates_fit_five_columns() {
+        assert_eq!(rate(None), "—");
+        assert_eq!(rate(Some(0)), "0.0");
+        assert_eq!(rate(Some(2_550)), "2.5");
+        assert_eq!(rate(Some(12_900)), "12");
+        assert_eq!(rate(Some(999_999)), "999");
+        assert_eq!(rate(Some(1_250_000)), "1.2k");
+        assert_eq!(rate(Some(250_000_000)), "250k");
+        assert_eq!(rate(Some(3_000_000_000)), "3.0M");
+        assert!(
+            width(&rate(Some(u64::MAX))) > 5,
+            "the extreme still renders"
+        );
+        for m in [
+            0,
+            9_999,
+            10_000,
+            999_999,
+            1_000_000,
+            999_999_999,
+            99_999_999_999,
+        ] {
+            assert!(width(&rate(Some(m))) <= 5, "{m}: {}", rate(Some(m)));
+        }
+    }
+
+    #[test]
+    fn sparks_scale_to_the_maximum() {
+        assert_eq!(spark(&[]), "");
+        assert_eq!(spark(&[0, 0, 0]), "▁▁▁");
+        assert_eq!(spark(&[0, 1, 100]), "▁▂█");
+        assert_eq!(spark(&[u64::MAX, 1, 0]), "█▂▁");
+        assert_eq!(spark(&[5, 10]), "▅█");
+    }
 
     #[test]
     fn truncation_respects_width_and_marks_cuts() {

@@ -30,6 +30,7 @@ mod links;
 mod object;
 mod pane;
 mod providers;
+mod rates;
 pub mod row_actions;
 pub mod rows;
 pub mod sort;

@@ -17,11 +17,12 @@
 //! Layout: this file dispatches events and keeps the log; [`hosts`] applies what hosts say
 //! about themselves (heartbeats, actors, providers), [`claims`] the claims events carry,
 //! [`resync`] the answers of a resync, [`local`] the console-only facts (the embedded host's
-//! counters, the dev build).
+//! counters, the dev build), [`rates`] the call-rate samples of lattice-tui hosts.
 
 mod claims;
 mod hosts;
 mod local;
+mod rates;
 mod resync;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use super::model::{HostStatus, Lattice, LogEntry, LogLevel, Logged, ModelConfig,
 use super::summary::level_of;
 
 pub use local::{BuildUpdate, record_build, set_local};
+pub use rates::{RatesApplied, age_rates, apply_rates, record_rates_malformed};
 pub use resync::apply_resync;
 
 /// What applying one event did.
@@ -132,10 +134,11 @@ pub fn record_malformed(m: &mut Lattice, err: &DecodeError, now: Timestamp) {
     );
 }
 
-/// Recomputes host liveness at `now`. Returns whether any host changed status.
+/// Recomputes host liveness at `now` and ages out silent hosts' rates. Returns whether
+/// anything changed.
 pub fn tick(m: &mut Lattice, now: Timestamp) -> bool {
     let cfg = m.config.clone();
-    let mut any = false;
+    let mut any = age_rates(m, now);
     for h in m.hosts.values_mut() {
         let s = status_at(&cfg, h.last_seen, now);
         if s != h.status {
