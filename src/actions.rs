@@ -113,7 +113,9 @@ pub fn plan(cmd: &Command, m: &Lattice, s: &Subjects, label: &str) -> Result<Pla
         }))
     };
     match cmd {
-        Command::View(_) | Command::Quit => Err(format!("`{label}` is not an action")),
+        Command::View(_) | Command::Quit | Command::Logs { .. } => {
+            Err(format!("`{label}` is not an action"))
+        }
         Command::StartActor {
             reference,
             count,

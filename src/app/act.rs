@@ -88,7 +88,7 @@ pub struct Actions {
 }
 
 /// What a submitted line asks of the App itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     /// Nothing more (an action started, or an error is on the status line).
     Done,
@@ -96,6 +96,14 @@ pub enum Submitted {
     Quit,
     /// Show a view.
     View(command::View),
+    /// Open the logs view: only this actor's lines (an id the model resolved), at this
+    /// level or above (`None`: keep the view's level filter).
+    Logs {
+        /// The actor's id; `None`: every line.
+        actor: Option<String>,
+        /// The level filter to set.
+        level: Option<crate::state::logs::LogLevel>,
+    },
 }
 
 impl Actions {
@@ -136,6 +144,17 @@ impl Actions {
         match cmd {
             Command::Quit => return Submitted::Quit,
             Command::View(v) => return Submitted::View(v),
+            Command::Logs { actor, level } => {
+                let actor = match actor.map(|q| command::resolve::actor(model, &q)) {
+                    None => None,
+                    Some(Ok(a)) => Some(a.id),
+                    Some(Err(e)) => {
+                        view.set_status(format!(":{line}: {e}"));
+                        return Submitted::Done;
+                    }
+                };
+                return Submitted::Logs { actor, level };
+            }
             _ if self.readonly => {
                 view.set_status(format!(
                     ":{line}: refused: this console is read-only (--readonly)"

@@ -6,6 +6,7 @@
 //! dev build runner (build events) ──────────┤──► App::update ──► state reducer
 //! 1 Hz clock (+ embedded host's facts) ─────┘        │ dirty
 //!                                   frame tick (≤30/s) └──► ui::render
+//! log ring (tracing layer) ─(taken on each frame tick while the logs view is open)─► view
 //! ```
 //! The App is the sole writer of the model and every input reaches it through
 //! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
@@ -16,8 +17,10 @@
 //! monitor's and the build runner's are disabled (the header says the monitor stopped), so
 //! the loop waits on what is left instead of spinning on a closed channel.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,6 +39,8 @@ use crate::host::HostHandle;
 use crate::ingest::ingest;
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
+use crate::logging::ring::LogRing;
+use crate::state::logs::{LogLine, LogView};
 use crate::state::{
     self, BuildUpdate, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
 };
@@ -124,6 +129,10 @@ pub struct App {
     pub turns: u64,
     /// The actions typed on the `:` line, and the requests they wait to send.
     pub actions: act::Actions,
+    /// The log ring the logs view copies from (see [`App::pull_logs`]).
+    log_ring: Option<Arc<LogRing>>,
+    /// The buffer swapped with the ring's on each pull (reused, so pulls do not allocate).
+    log_spare: VecDeque<LogLine>,
 }
 
 impl App {
@@ -141,6 +150,27 @@ impl App {
             quit: false,
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
+            log_ring: None,
+            log_spare: VecDeque::new(),
+        }
+    }
+
+    /// Feeds the logs view from `ring`; the view keeps as many lines as the ring.
+    pub fn set_log_ring(&mut self, ring: Arc<LogRing>) {
+        *self.view.logs_mut() = LogView::new(ring.capacity());
+        self.log_ring = Some(ring);
+    }
+
+    /// Moves the lines logged since the last pull into the logs view (a buffer swap under
+    /// the ring's lock, then a move of each line). Called once per frame while the view is
+    /// open; marks the frame dirty when lines arrived.
+    pub fn pull_logs(&mut self) {
+        let Some(ring) = &self.log_ring else {
+            return;
+        };
+        ring.take(&mut self.log_spare);
+        if self.view.logs_mut().append(self.log_spare.drain(..)) {
+            self.dirty = true;
         }
     }
 
@@ -225,9 +255,8 @@ impl App {
             act::Submitted::View(View::Providers) => Tab::Providers,
             act::Submitted::View(View::Links) => Tab::Links,
             act::Submitted::View(View::Events) => Tab::Events,
-            act::Submitted::View(View::Logs) => {
-                self.view
-                    .set_status(":logs: the logs view is not built yet");
+            act::Submitted::Logs { actor, level } => {
+                self.view.open_logs(actor, level);
                 return;
             }
         };
@@ -271,6 +300,8 @@ pub struct Extras<'a> {
     pub subscribed: Option<oneshot::Sender<()>>,
     /// The dev build's command and events.
     pub build: Option<(String, mpsc::Receiver<BuildEvent>)>,
+    /// The log ring the logs view reads.
+    pub logs: Option<Arc<LogRing>>,
 }
 
 /// Everything the loop listens to. A `None` receiver (or one that closed) is not listened to.
@@ -320,9 +351,13 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
         host,
         subscribed,
         build,
+        logs,
     } = extras;
     let cancel = CancellationToken::new();
     let mut app = App::new(&cfg, bus.transport().to_string());
+    if let Some(ring) = logs {
+        app.set_log_ring(ring);
+    }
 
     let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
     let (stop_tx, stop_rx) = mpsc::channel::<String>(1);
@@ -430,7 +465,13 @@ where
                 Some(Err(e)) => break Err(e).context("reading terminal input failed"),
                 None => break Ok(()),
             },
-            _ = frame.tick(), if app.dirty => {
+            // While the logs view is open, every frame tick pulls its new lines (and draws
+            // only if some came or something else changed).
+            _ = frame.tick(), if app.dirty || app.view.logs_open() => {
+                app.pull_logs();
+                if !app.dirty {
+                    continue;
+                }
                 let now = Utc::now();
                 if let Err(e) = terminal.draw(|f| ui::render(f, &app.model, &mut app.view, now)) {
                     break Err(e).context("drawing the console failed");

@@ -5,6 +5,7 @@
 //! no clock, no tokio, no logging; `now` is always passed in.
 
 pub mod command;
+pub mod logs;
 pub mod model;
 pub mod reduce;
 pub mod summary;

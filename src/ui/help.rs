@@ -26,12 +26,14 @@ const COLUMN_GAP: u16 = 2;
 const MIN_TEXT_WIDTH: usize = 16;
 
 /// Scopes in help order.
-const SCOPES: [Scope; 7] = [
+const SCOPES: [Scope; 9] = [
     Scope::Global,
     Scope::In(Mode::Normal),
     Scope::In(Mode::Filter),
     Scope::In(Mode::Command),
     Scope::In(Mode::Confirm),
+    Scope::In(Mode::Logs),
+    Scope::In(Mode::LogsSearch),
     Scope::In(Mode::Help),
     Scope::In(Mode::Build),
 ];

@@ -5,7 +5,8 @@
 //! Layout, top to bottom: the header (connection and counts), the tab bar
 //! (`1 Hosts 2 Actors 3 Providers 4 Links 5 Events`), the body (the active tab's table and the
 //! detail pane of its selected row, on the right from 120 columns, below otherwise), and the
-//! footer (key hints and active filters). `?` lays the help overlay on top.
+//! footer (key hints and active filters). `?` lays the help overlay on top. The logs view
+//! (`l`, `:logs`) takes the body's place while it is open.
 //!
 //! Pure: reads only `&Lattice` (plus `lattice::protocol` types), writes only the frame and the
 //! view state. No I/O, no async, no clock (`now` is passed in), no environment (the App
@@ -24,6 +25,7 @@ mod help;
 mod hosts;
 pub mod keymap;
 mod links;
+mod logs;
 mod providers;
 pub mod rows;
 mod table;
@@ -65,12 +67,23 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     .areas(area);
     header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
-    let follow = body(frame, body_area, model, view, now);
+    let follow = if view.logs_open() {
+        let theme = view.theme().clone();
+        logs::render(frame, body_area, model, view.logs_mut(), &theme);
+        Some(logs::follow_label(view.logs()))
+    } else {
+        body(frame, body_area, model, view, now)
+    };
     footer::render(frame, footer_area, model, view, follow);
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
         Mode::Build => build::render(frame, area, model, view.theme(), now),
-        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm => {}
+        Mode::Normal
+        | Mode::Filter
+        | Mode::Command
+        | Mode::Confirm
+        | Mode::Logs
+        | Mode::LogsSearch => {}
     }
 }
 
