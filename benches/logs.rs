@@ -36,7 +36,7 @@ fn actor(n: usize) -> String {
 fn guest_line(i: usize, actors: &[String]) -> LogLine {
     LogLine::new(
         Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             LogLevel::Warn
         } else {
             LogLevel::Info

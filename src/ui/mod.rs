@@ -68,7 +68,7 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
     let follow = if view.logs_open() {
-        let theme = view.theme().clone();
+        let theme = *view.theme();
         logs::render(frame, body_area, model, view.logs_mut(), &theme);
         Some(logs::follow_label(view.logs()))
     } else {
