@@ -14,7 +14,8 @@
 # per interval. So this measures the view's cost on the host under the real per-actor budget;
 # the ring and the frame at 100,000 lines/s are `cargo bench --bench logs`.
 #
-# Environment: ROUNDS (3), DURATION (10s), CONNS (32), THREADS (2, wrk threads), PORT (8093).
+# Environment: ROUNDS (3), DURATION (10s), CONNS (32), THREADS (2, wrk threads), PORT (8093),
+# BIN (a lattice-tui binary to use instead of building the release one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,10 +33,14 @@ done
 
 actors="$(scripts/build-actors.sh echo | tail -n1)"
 wasm="$actors/echo.wasm"
-log "building lattice-tui (release)"
-cargo build --release --locked --quiet
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bin="$target_dir/release/lattice-tui"
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+else
+  log "building lattice-tui (release)"
+  cargo build --release --locked --quiet
+  target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+  bin="$target_dir/release/lattice-tui"
+fi
 tmp="$(mktemp -d)"
 sock="lattice-tui-bench-logs-$$"
 url="http://127.0.0.1:$PORT/"

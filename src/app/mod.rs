@@ -699,6 +699,61 @@ mod tests {
         assert_eq!((b.command.as_str(), b.run), ("make", 1));
     }
 
+    fn type_line(a: &mut App, line: &str) {
+        a.update(key(KeyCode::Char(':'), KeyEventKind::Press), Utc::now());
+        for c in line.chars() {
+            a.update(key(KeyCode::Char(c), KeyEventKind::Press), Utc::now());
+        }
+        a.update(key(KeyCode::Enter, KeyEventKind::Press), Utc::now());
+    }
+
+    #[test]
+    fn logs_opens_the_view_and_each_pull_moves_the_new_lines_into_it() {
+        use crate::state::logs::{LogLevel, LogLine};
+        use crate::ui::Mode;
+        let mut a = app();
+        let ring = LogRing::new(100);
+        a.set_log_ring(Arc::clone(&ring));
+        type_line(&mut a, "logs nobody");
+        assert_eq!(a.view.mode(), Mode::Normal);
+        assert!(
+            a.view.status().is_some_and(|s| s.contains("nobody")),
+            "an unknown actor is an error: {:?}",
+            a.view.status()
+        );
+        type_line(&mut a, "logs --level warn");
+        assert_eq!(a.view.mode(), Mode::Logs);
+        assert_eq!(a.view.logs().level(), Some(LogLevel::Warn));
+        ring.push(LogLine::new(
+            Utc::now(),
+            LogLevel::Warn,
+            "t",
+            None,
+            None,
+            "one",
+        ));
+        ring.push(LogLine::new(
+            Utc::now(),
+            LogLevel::Info,
+            "t",
+            None,
+            None,
+            "two",
+        ));
+        a.dirty = false;
+        a.pull_logs();
+        assert!(a.dirty, "new lines redraw");
+        assert_eq!(a.view.logs().len(), 2);
+        a.dirty = false;
+        a.pull_logs();
+        assert!(!a.dirty, "nothing new, no redraw");
+        assert_eq!(
+            a.view.logs().capacity(),
+            100,
+            "the view keeps what the ring keeps"
+        );
+    }
+
     #[test]
     fn the_frame_interval_allows_about_thirty_frames_per_second() {
         // A units slip here (30 s instead of 1/30 s) would freeze the screen.
