@@ -113,7 +113,7 @@ pub fn plan(cmd: &Command, m: &Lattice, s: &Subjects, label: &str) -> Result<Pla
         }))
     };
     match cmd {
-        Command::View(_) | Command::Quit | Command::Focus(_) => {
+        Command::View(_) | Command::Quit | Command::Focus(_) | Command::Logs { .. } => {
             Err(format!("`{label}` is not an action"))
         }
         Command::StartActor {

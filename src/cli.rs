@@ -53,6 +53,18 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", help_heading = "Logs")]
     pub log_file: Option<PathBuf>,
 
+    /// Lines the console keeps in memory for its logs view (`:logs`, `l`), 1 to 1000000;
+    /// past that the oldest go and are counted as dropped.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = crate::state::logs::DEFAULT_CAPACITY,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000),
+        help_heading = "Logs"
+    )]
+    pub log_lines: usize,
+
     /// What to do (default: run the console).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -111,11 +111,12 @@ fn run_console(
         .log_file
         .clone()
         .unwrap_or_else(logging::default_log_file);
-    let _log = logging::to_file(&log_file)?;
+    let log = logging::to_file_with_ring(&log_file, cli.log_lines)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         "lattice-tui console starting"
     );
-    rt.block_on(modes::console(&cli.lattice, host, plan))?;
+    rt.block_on(modes::console(&cli.lattice, host, plan, log.ring.clone()))?;
+    drop(log);
     Ok(ExitCode::SUCCESS)
 }

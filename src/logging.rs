@@ -7,6 +7,11 @@
 //! Also owns [`LogThrottle`], the rate limit every repeated warning goes through (a dropped
 //! message, an undecodable event, a failing guest call): one line per interval that says how
 //! many occurrences it stands for, never one line per occurrence.
+//!
+//! While the console is up, every event also goes to the in-memory [`ring::LogRing`] the
+//! logs view reads (see [`ring`]); the file gets exactly what it got before.
+
+pub mod ring;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,6 +29,9 @@ pub struct LogGuard {
     _worker: Option<WorkerGuard>,
     /// The log file, if logging to a file.
     pub path: Option<PathBuf>,
+    /// The ring the console's logs view reads, if this subscriber feeds one (and it was the
+    /// one installed).
+    pub ring: Option<std::sync::Arc<ring::LogRing>>,
 }
 
 /// Why logging could not be set up.
@@ -84,11 +92,22 @@ pub const CONSOLE_LOG_MAX_BYTES: usize = 10 * 1024 * 1024;
 pub const CONSOLE_LOG_KEEP: usize = 5;
 
 /// Logs to `path` (appending) through a non-blocking writer, rotating it by size (see
-/// [`CONSOLE_LOG_MAX_BYTES`], [`CONSOLE_LOG_KEEP`]). Nothing goes to the terminal.
+/// [`CONSOLE_LOG_MAX_BYTES`], [`CONSOLE_LOG_KEEP`]), and to a ring of the default size for
+/// the console's logs view ([`to_file_with_ring`]). Nothing goes to the terminal.
 ///
 /// # Errors
 /// [`LogError::Dir`] if the directory cannot be created.
 pub fn to_file(path: &Path) -> Result<LogGuard, LogError> {
+    to_file_with_ring(path, crate::state::logs::DEFAULT_CAPACITY)
+}
+
+/// [`to_file`], with a [`ring::LogRing`] of `ring_lines` lines for the console's logs view.
+///
+/// # Errors
+/// [`LogError::Dir`] if the directory cannot be created.
+pub fn to_file_with_ring(path: &Path, ring_lines: usize) -> Result<LogGuard, LogError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -105,14 +124,21 @@ pub fn to_file(path: &Path) -> Result<LogGuard, LogError> {
         None,
     );
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter("info"))
-        .with_ansi(false)
-        .with_writer(writer)
-        .try_init();
+    let ring = ring::LogRing::new(ring_lines);
+    let installed = tracing_subscriber::registry()
+        .with(filter("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer),
+        )
+        .with(ring::RingLayer::new(std::sync::Arc::clone(&ring)))
+        .try_init()
+        .is_ok();
     Ok(LogGuard {
         _worker: Some(guard),
         path: Some(path.to_path_buf()),
+        ring: installed.then_some(ring),
     })
 }
 
@@ -185,6 +211,7 @@ pub fn headless(dir: &Path, json: bool) -> Result<LogGuard, LogError> {
     Ok(LogGuard {
         _worker: Some(guard),
         path: Some(dir.to_path_buf()),
+        ring: None,
     })
 }
 
@@ -198,6 +225,7 @@ pub fn to_stderr() -> LogGuard {
     LogGuard {
         _worker: None,
         path: None,
+        ring: None,
     }
 }
 

@@ -214,7 +214,15 @@ fn start_build(
 }
 
 /// The console, with the embedded host unless `--no-host`.
-pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> anyhow::Result<()> {
+///
+/// `logs` is the ring the logging set-up feeds, for the logs view (`None`: the view stays
+/// empty).
+pub async fn console(
+    lattice: &LatticeArgs,
+    args: &HostArgs,
+    plan: &Plan,
+    logs: Option<std::sync::Arc<crate::logging::ring::LogRing>>,
+) -> anyhow::Result<()> {
     // The console starts even when NATS is not up yet (it shows "connecting"); the host needs
     // the connection for its JetStream bucket, so with a host the first connect must succeed.
     // The console follows the event stream: its subscriptions get the large buffer (the host
@@ -266,6 +274,7 @@ pub async fn console(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> any
         host: host.as_ref(),
         subscribed: Some(subscribed_tx),
         build: build_rx,
+        logs,
     };
     // Quitting the console abandons a start-up still waiting for a first build.
     let result = {

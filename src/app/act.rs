@@ -124,6 +124,14 @@ pub enum Submitted {
     View(command::View),
     /// Focus one lattice (`:lattice NAME`), or every lattice again (`None`).
     Focus(Option<String>),
+    /// Open the logs view: only this actor's lines (an id the model resolved), at this
+    /// level or above (`None`: keep the view's level filter).
+    Logs {
+        /// The actor's id; `None`: every line.
+        actor: Option<String>,
+        /// The level filter to set.
+        level: Option<crate::state::logs::LogLevel>,
+    },
 }
 
 impl Actions {
@@ -167,6 +175,17 @@ impl Actions {
             Command::Quit => return Submitted::Quit,
             Command::View(v) => return Submitted::View(v),
             Command::Focus(lattice) => return self.focus(line, lattice, at, view),
+            Command::Logs { actor, level } => {
+                let actor = match actor.map(|q| resolve_actor(at, &q)) {
+                    None => None,
+                    Some(Ok(id)) => Some(id),
+                    Some(Err(e)) => {
+                        view.set_status(format!(":{line}: {e}"));
+                        return Submitted::Done;
+                    }
+                };
+                return Submitted::Logs { actor, level };
+            }
             _ if self.readonly => {
                 view.set_status(format!(
                     ":{line}: refused: this console is read-only (--readonly)"
@@ -471,6 +490,40 @@ impl Actions {
 
     fn retire(&mut self) {
         self.running.retain(|r| !r.pending.status.is_final());
+    }
+}
+
+/// The actor `query` names where `at` says: in the one lattice, or in the first lattice (the
+/// focused one first) where it resolves.
+fn resolve_actor(at: Where<'_>, query: &str) -> Result<String, command::ResolveError> {
+    match at {
+        Where::One(model) => command::resolve::actor(model, query).map(|a| a.id),
+        Where::Every { lattices, focus } => {
+            let mut first_err = None;
+            let order = focus.into_iter().chain(
+                lattices
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| Some(*n) != focus),
+            );
+            for name in order {
+                let Some(model) = lattices.model(name) else {
+                    continue;
+                };
+                match command::resolve::actor(model, query) {
+                    Ok(a) => return Ok(a.id),
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            match first_err {
+                Some(e) => Err(e),
+                // No lattice yet: the error of an empty model (nothing to name).
+                None => command::resolve::actor(&Lattice::new("*", Default::default()), query)
+                    .map(|a| a.id),
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! dev build runner (build events) ──────────┤──► App::update ──► state reducer
 //! 1 Hz clock (+ embedded host's facts) ─────┘        │ dirty
 //!                                   frame tick (≤30/s) └──► ui::render
+//! log ring (tracing layer) ─(taken on each frame tick while the logs view is open)─► view
 //! ```
 //! The App is the sole writer of the model and every input reaches it through
 //! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
@@ -18,8 +19,10 @@
 //! monitor's and the build runner's are disabled (the header says the monitor stopped), so
 //! the loop waits on what is left instead of spinning on a closed channel.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,7 +44,9 @@ use crate::ingest::{ingest, ingest_every};
 use crate::lattice::bus::Bus;
 use crate::lattice::monitor::{self, MonitorConfig, MonitorMsg};
 use crate::lattice::subjects::ALL_LATTICES;
+use crate::logging::ring::LogRing;
 use crate::state::lattices::Lattices;
+use crate::state::logs::{LogLine, LogView};
 use crate::state::{
     self, BuildUpdate, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
 };
@@ -135,6 +140,10 @@ pub struct App {
     pub lattices: Option<Lattices>,
     /// Ids the user copied (`c`), written to the terminal as OSC 52 between frames.
     pub clipboard: clipboard::Clipboard,
+    /// The log ring the logs view copies from (see [`App::pull_logs`]).
+    log_ring: Option<Arc<LogRing>>,
+    /// The buffer swapped with the ring's on each pull (reused, so pulls do not allocate).
+    log_spare: VecDeque<LogLine>,
 }
 
 impl App {
@@ -154,6 +163,27 @@ impl App {
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
             lattices: (cfg.lattice == ALL_LATTICES).then(|| Lattices::new(cfg.model.clone())),
             clipboard: clipboard::Clipboard::default(),
+            log_ring: None,
+            log_spare: VecDeque::new(),
+        }
+    }
+
+    /// Feeds the logs view from `ring`; the view keeps as many lines as the ring.
+    pub fn set_log_ring(&mut self, ring: Arc<LogRing>) {
+        *self.view.logs_mut() = LogView::new(ring.capacity());
+        self.log_ring = Some(ring);
+    }
+
+    /// Moves the lines logged since the last pull into the logs view (a buffer swap under
+    /// the ring's lock, then a move of each line). Called once per frame while the view is
+    /// open; marks the frame dirty when lines arrived.
+    pub fn pull_logs(&mut self) {
+        let Some(ring) = &self.log_ring else {
+            return;
+        };
+        ring.take(&mut self.log_spare);
+        if self.view.logs_mut().append(self.log_spare.drain(..)) {
+            self.dirty = true;
         }
     }
 
@@ -328,9 +358,8 @@ impl App {
             act::Submitted::View(View::Providers) => Tab::Providers,
             act::Submitted::View(View::Links) => Tab::Links,
             act::Submitted::View(View::Events) => Tab::Events,
-            act::Submitted::View(View::Logs) => {
-                self.view
-                    .set_status(":logs: the logs view is not built yet");
+            act::Submitted::Logs { actor, level } => {
+                self.view.open_logs(actor, level);
                 return;
             }
         };
@@ -374,6 +403,8 @@ pub struct Extras<'a> {
     pub subscribed: Option<oneshot::Sender<()>>,
     /// The dev build's command and events.
     pub build: Option<(String, mpsc::Receiver<BuildEvent>)>,
+    /// The log ring the logs view reads.
+    pub logs: Option<Arc<LogRing>>,
 }
 
 /// Everything the loop listens to. A `None` receiver (or one that closed) is not listened to.
@@ -423,9 +454,13 @@ pub async fn run_console(bus: Bus, cfg: ConsoleConfig, extras: Extras<'_>) -> an
         host,
         subscribed,
         build,
+        logs,
     } = extras;
     let cancel = CancellationToken::new();
     let mut app = App::new(&cfg, bus.transport().to_string());
+    if let Some(ring) = logs {
+        app.set_log_ring(ring);
+    }
 
     let (mon_tx, mon_rx) = mpsc::channel(MONITOR_QUEUE);
     let (stop_tx, stop_rx) = mpsc::channel::<String>(1);
@@ -552,8 +587,14 @@ where
                 Some(Err(e)) => break Err(e).context("reading terminal input failed"),
                 None => break Ok(()),
             },
-            _ = frame.tick(), if app.dirty => {
+            // While the logs view is open, every frame tick pulls its new lines (and draws
+            // only if some came or something else changed).
+            _ = frame.tick(), if app.dirty || app.view.logs_open() => {
+                app.pull_logs();
                 app.settle();
+                if !app.dirty {
+                    continue;
+                }
                 if let Err(e) = draw(terminal, app) {
                     break Err(e);
                 }
@@ -857,6 +898,61 @@ mod tests {
         run_loop(&mut a, &mut term, inputs).await.expect("loop");
         let written = String::from_utf8(crate::sync::lock(&sink.0).clone()).expect("utf8");
         assert_eq!(written, clipboard::osc52(&host));
+    }
+
+    fn type_line(a: &mut App, line: &str) {
+        a.update(key(KeyCode::Char(':'), KeyEventKind::Press), Utc::now());
+        for c in line.chars() {
+            a.update(key(KeyCode::Char(c), KeyEventKind::Press), Utc::now());
+        }
+        a.update(key(KeyCode::Enter, KeyEventKind::Press), Utc::now());
+    }
+
+    #[test]
+    fn logs_opens_the_view_and_each_pull_moves_the_new_lines_into_it() {
+        use crate::state::logs::{LogLevel, LogLine};
+        use crate::ui::Mode;
+        let mut a = app();
+        let ring = LogRing::new(100);
+        a.set_log_ring(Arc::clone(&ring));
+        type_line(&mut a, "logs nobody");
+        assert_eq!(a.view.mode(), Mode::Normal);
+        assert!(
+            a.view.status().is_some_and(|s| s.contains("nobody")),
+            "an unknown actor is an error: {:?}",
+            a.view.status()
+        );
+        type_line(&mut a, "logs --level warn");
+        assert_eq!(a.view.mode(), Mode::Logs);
+        assert_eq!(a.view.logs().level(), Some(LogLevel::Warn));
+        ring.push(LogLine::new(
+            Utc::now(),
+            LogLevel::Warn,
+            "t",
+            None,
+            None,
+            "one",
+        ));
+        ring.push(LogLine::new(
+            Utc::now(),
+            LogLevel::Info,
+            "t",
+            None,
+            None,
+            "two",
+        ));
+        a.dirty = false;
+        a.pull_logs();
+        assert!(a.dirty, "new lines redraw");
+        assert_eq!(a.view.logs().len(), 2);
+        a.dirty = false;
+        a.pull_logs();
+        assert!(!a.dirty, "nothing new, no redraw");
+        assert_eq!(
+            a.view.logs().capacity(),
+            100,
+            "the view keeps what the ring keeps"
+        );
     }
 
     #[test]

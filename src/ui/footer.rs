@@ -66,6 +66,19 @@ pub(crate) fn render(
         Mode::Json => hints(theme, Mode::Json),
         Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
         Mode::Build => vec![Span::styled("any key closes the build output", theme.dim)],
+        Mode::LogsSearch => typed_line(
+            frame,
+            left_area,
+            theme,
+            Typed {
+                prompt: "/",
+                text: view.logs().editing().unwrap_or_default(),
+                placeholder: None,
+                candidates: &[],
+            },
+            Mode::LogsSearch,
+        ),
+        Mode::Logs => hints(theme, Mode::Logs),
         Mode::Normal => match view.status() {
             // The last action's progress or outcome, until the next one.
             Some(status) => {
@@ -164,6 +177,20 @@ fn status_spans<'a>(model: &'a Lattice, view: &ViewState, follow: Option<String>
             spans.push(Span::raw(" "));
         }
         spans.push(Span::styled(format!("/{text}"), theme.filter));
+    }
+    if view.logs_open() {
+        // The tables' filters do not apply here; the view's own are in its title.
+        spans.clear();
+        if let Some(f) = follow {
+            let style = if view.logs().following() {
+                theme.ok
+            } else {
+                theme.warn
+            };
+            spans.push(Span::styled(f, style));
+            spans.push(Span::raw(" "));
+        }
+        return spans;
     }
     if let (Tab::Events, Some(f)) = (view.tab(), follow) {
         if !spans.is_empty() {

@@ -26,7 +26,7 @@ const COLUMN_GAP: u16 = 2;
 const MIN_TEXT_WIDTH: usize = 16;
 
 /// Scopes in help order.
-const SCOPES: [Scope; 9] = [
+const SCOPES: [Scope; 11] = [
     Scope::Global,
     Scope::In(Mode::Normal),
     Scope::In(Mode::Filter),
@@ -34,6 +34,8 @@ const SCOPES: [Scope; 9] = [
     Scope::In(Mode::Confirm),
     Scope::In(Mode::Pick),
     Scope::In(Mode::Json),
+    Scope::In(Mode::Logs),
+    Scope::In(Mode::LogsSearch),
     Scope::In(Mode::Help),
     Scope::In(Mode::Build),
 ];

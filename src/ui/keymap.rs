@@ -9,6 +9,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::row_actions::RowVerb;
 use super::view_state::Tab;
+use crate::state::logs::LogsAction;
 
 /// What a key asks the console to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,12 @@ pub enum Action {
     ScrollTop,
     /// Scroll to the bottom.
     ScrollBottom,
+    /// Open the logs view; on the Actors tab, filtered to the selected actor.
+    OpenLogs,
+    /// Close the logs view.
+    CloseLogs,
+    /// Something for the logs view's model.
+    Logs(LogsAction),
 }
 
 /// Which keys are live: tables, the filter line, or the help overlay.
@@ -135,6 +142,10 @@ pub enum Mode {
     Pick,
     /// The raw JSON overlay (`y`) is open.
     Json,
+    /// The logs view is open.
+    Logs,
+    /// Typing a search in the logs view after `/`.
+    LogsSearch,
 }
 
 /// Where a binding applies.
@@ -246,6 +257,8 @@ pub enum Bound {
     TypeCommand,
     /// [`Action::Pick`] with the typed digit.
     PickDigit,
+    /// [`LogsAction::SearchInput`] with the typed character.
+    TypeSearch,
 }
 
 /// One row of the binding table.
@@ -298,6 +311,18 @@ const COMMAND: Scope = Scope::In(Mode::Command);
 const CONFIRM: Scope = Scope::In(Mode::Confirm);
 const PICK: Scope = Scope::In(Mode::Pick);
 const JSON: Scope = Scope::In(Mode::Json);
+const LOGS: Scope = Scope::In(Mode::Logs);
+const LOGS_SEARCH: Scope = Scope::In(Mode::LogsSearch);
+
+const fn logs(
+    scope: Scope,
+    keys: &'static [Key],
+    action: LogsAction,
+    help: &'static str,
+    hint: Option<&'static str>,
+) -> Binding {
+    bind(scope, keys, Action::Logs(action), help, hint)
+}
 
 /// Every key binding, in help order. The first match wins, global bindings first.
 pub const BINDINGS: &[Binding] = &[
@@ -505,6 +530,13 @@ pub const BINDINGS: &[Binding] = &[
         Some("stop"),
     ),
     bind(
+        NORMAL,
+        &[Key::Char('l')],
+        Action::OpenLogs,
+        "logs (of the actor row)",
+        None,
+    ),
+    bind(
         FILTER,
         &[Key::Code(KeyCode::Enter)],
         Action::FilterKeep,
@@ -655,6 +687,130 @@ pub const BINDINGS: &[Binding] = &[
         hint: None,
     },
     bind(
+        LOGS,
+        &[Key::Code(KeyCode::Esc), Key::Char('q')],
+        Action::CloseLogs,
+        "back to the tables",
+        Some("back"),
+    ),
+    Binding {
+        scope: LOGS,
+        keys: &[
+            Key::Char('k'),
+            Key::Code(KeyCode::Up),
+            Key::Char('j'),
+            Key::Code(KeyCode::Down),
+        ],
+        bound: Bound::PerKey(&[
+            Action::Logs(LogsAction::Older(1)),
+            Action::Logs(LogsAction::Older(1)),
+            Action::Logs(LogsAction::Newer(1)),
+            Action::Logs(LogsAction::Newer(1)),
+        ]),
+        help: "line up / down",
+        hint: None,
+    },
+    Binding {
+        scope: LOGS,
+        keys: &[Key::Code(KeyCode::PageUp), Key::Code(KeyCode::PageDown)],
+        bound: Bound::PerKey(&[
+            Action::Logs(LogsAction::PageOlder),
+            Action::Logs(LogsAction::PageNewer),
+        ]),
+        help: "page up / down",
+        hint: None,
+    },
+    Binding {
+        scope: LOGS,
+        keys: &[Key::Char('g'), Key::Char('G')],
+        bound: Bound::PerKey(&[
+            Action::Logs(LogsAction::Oldest),
+            Action::Logs(LogsAction::Newest),
+        ]),
+        help: "oldest / newest (follows)",
+        hint: None,
+    },
+    logs(
+        LOGS,
+        &[Key::Char('s')],
+        LogsAction::ToggleFollow,
+        "follow / pause",
+        Some("follow"),
+    ),
+    logs(
+        LOGS,
+        &[Key::Char('w')],
+        LogsAction::ToggleWrap,
+        "wrap long lines",
+        Some("wrap"),
+    ),
+    logs(
+        LOGS,
+        &[Key::Char('t')],
+        LogsAction::ToggleTimestamps,
+        "timestamps",
+        Some("time"),
+    ),
+    logs(
+        LOGS,
+        &[Key::Char('l')],
+        LogsAction::CycleLevel,
+        "next level filter",
+        Some("level"),
+    ),
+    logs(
+        LOGS,
+        &[Key::Char('a')],
+        LogsAction::AllActors,
+        "every actor",
+        None,
+    ),
+    logs(
+        LOGS,
+        &[Key::Char('/')],
+        LogsAction::StartSearch,
+        "search (ignores case)",
+        Some("search"),
+    ),
+    Binding {
+        scope: LOGS,
+        keys: &[Key::Char('n'), Key::Char('N')],
+        bound: Bound::PerKey(&[
+            Action::Logs(LogsAction::NextMatch),
+            Action::Logs(LogsAction::PrevMatch),
+        ]),
+        help: "next / previous match",
+        hint: Some("match"),
+    },
+    logs(
+        LOGS_SEARCH,
+        &[Key::Code(KeyCode::Enter)],
+        LogsAction::SearchKeep,
+        "find the newest match",
+        Some("find"),
+    ),
+    logs(
+        LOGS_SEARCH,
+        &[Key::Code(KeyCode::Esc)],
+        LogsAction::SearchCancel,
+        "cancel",
+        Some("cancel"),
+    ),
+    logs(
+        LOGS_SEARCH,
+        &[Key::Code(KeyCode::Backspace)],
+        LogsAction::SearchBackspace,
+        "delete the last character",
+        None,
+    ),
+    Binding {
+        scope: LOGS_SEARCH,
+        keys: &[Key::AnyChar],
+        bound: Bound::TypeSearch,
+        help: "type the text to find",
+        hint: None,
+    },
+    bind(
         HELP,
         &[Key::Any],
         Action::CloseHelp,
@@ -695,9 +851,12 @@ pub fn action(mode: Mode, key: &KeyEvent) -> Option<Action> {
                     .to_digit(10)
                     .and_then(|d| u8::try_from(d).ok())
                     .map(Action::Pick),
+                (Bound::TypeSearch, Some(c)) => Some(Action::Logs(LogsAction::SearchInput(c))),
                 // A Type binding only ever has AnyChar or Digit keys, which always yield a
                 // character.
-                (Bound::Type | Bound::TypeCommand | Bound::PickDigit, None) => None,
+                (Bound::Type | Bound::TypeCommand | Bound::PickDigit | Bound::TypeSearch, None) => {
+                    None
+                }
             })
     })
 }
@@ -714,6 +873,8 @@ pub fn scope_title(scope: Scope) -> &'static str {
         Scope::In(Mode::Confirm) => "Confirming an action",
         Scope::In(Mode::Pick) => "Choosing a host",
         Scope::In(Mode::Json) => "Raw JSON (after y)",
+        Scope::In(Mode::Logs) => "Logs (after l or :logs)",
+        Scope::In(Mode::LogsSearch) => "Searching the logs (after /)",
     }
 }
 
@@ -882,6 +1043,53 @@ mod tests {
         assert_eq!(Key::Code(KeyCode::Esc).label(), "Esc");
         assert_eq!(BINDINGS[6].keys_label(), "j ↓");
         assert_eq!(BINDINGS[5].keys_label(), "1 2 3 4 5");
+    }
+
+    #[test]
+    fn the_logs_view_keys() {
+        use Action as A;
+        use LogsAction as L;
+        use Mode::{Logs, LogsSearch, Normal};
+        let cases: Vec<(Mode, KeyEvent, Option<Action>)> = vec![
+            (Normal, ch('l'), Some(A::OpenLogs)),
+            (Logs, code(KeyCode::Esc), Some(A::CloseLogs)),
+            (Logs, ch('q'), Some(A::CloseLogs)),
+            (Logs, ch('k'), Some(A::Logs(L::Older(1)))),
+            (Logs, code(KeyCode::Down), Some(A::Logs(L::Newer(1)))),
+            (Logs, code(KeyCode::PageUp), Some(A::Logs(L::PageOlder))),
+            (Logs, ch('G'), Some(A::Logs(L::Newest))),
+            (Logs, ch('g'), Some(A::Logs(L::Oldest))),
+            (Logs, code(KeyCode::End), None),
+            (Logs, ch('s'), Some(A::Logs(L::ToggleFollow))),
+            (Logs, ch('w'), Some(A::Logs(L::ToggleWrap))),
+            (Logs, ch('t'), Some(A::Logs(L::ToggleTimestamps))),
+            (Logs, ch('l'), Some(A::Logs(L::CycleLevel))),
+            (Logs, ch('a'), Some(A::Logs(L::AllActors))),
+            (Logs, ch('/'), Some(A::Logs(L::StartSearch))),
+            (Logs, ch('n'), Some(A::Logs(L::NextMatch))),
+            (Logs, ch('N'), Some(A::Logs(L::PrevMatch))),
+            (Logs, ch('x'), None),
+            (LogsSearch, ch('q'), Some(A::Logs(L::SearchInput('q')))),
+            (LogsSearch, ch('n'), Some(A::Logs(L::SearchInput('n')))),
+            (
+                LogsSearch,
+                code(KeyCode::Enter),
+                Some(A::Logs(L::SearchKeep)),
+            ),
+            (
+                LogsSearch,
+                code(KeyCode::Esc),
+                Some(A::Logs(L::SearchCancel)),
+            ),
+            (
+                LogsSearch,
+                code(KeyCode::Backspace),
+                Some(A::Logs(L::SearchBackspace)),
+            ),
+        ];
+        for (mode, ev, want) in cases {
+            assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! detail pane of its selected row, on the right from 120 columns, below otherwise), and the
 //! footer (key hints and active filters). `?` lays the help overlay on top, `y` the raw JSON.
 //! After a drill-down (`Enter`) the body starts with a breadcrumb line, and an actor or
-//! provider view takes the place of the table.
+//! provider view takes the place of the table. The logs view (`l`, `:logs`) takes the body's
+//! place while it is open.
 //!
 //! Pure: reads only `&Lattice` (plus `lattice::protocol` types), writes only the frame and the
 //! view state. No I/O, no async, no clock (`now` is passed in), no environment (the App
@@ -27,6 +28,7 @@ mod hosts;
 mod json;
 pub mod keymap;
 mod links;
+mod logs;
 mod object;
 mod pane;
 mod providers;
@@ -73,7 +75,13 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     .areas(area);
     header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
-    let follow = body(frame, body_area, model, view, now);
+    let follow = if view.logs_open() {
+        let theme = *view.theme();
+        logs::render(frame, body_area, model, view.logs_mut(), &theme);
+        Some(logs::follow_label(view.logs()))
+    } else {
+        body(frame, body_area, model, view, now)
+    };
     footer::render(frame, footer_area, model, view, follow);
     match view.mode() {
         Mode::Help => help::render(frame, area, view.theme()),
@@ -82,7 +90,13 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
             let theme = *view.theme();
             json::render(frame, area, view, &theme);
         }
-        Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm | Mode::Pick => {}
+        Mode::Normal
+        | Mode::Filter
+        | Mode::Command
+        | Mode::Confirm
+        | Mode::Pick
+        | Mode::Logs
+        | Mode::LogsSearch => {}
     }
 }
 

@@ -11,6 +11,7 @@
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::state::Lattice;
+use crate::state::logs::{LogLevel, LogView, LogsAction};
 
 use super::command_line::{CommandLine, PathKind};
 use super::keymap::{self, Action, Mode};
@@ -176,6 +177,8 @@ pub struct ViewState {
     /// A pick among numbered choices (the hosts an action could go to), its answer, and a
     /// path completion the App is to list files for.
     acting: Acting,
+    /// The logs view: its lines and what the user set on it.
+    logs: LogView,
 }
 
 /// The state of the row keys' and the command line's requests to the App.
@@ -220,7 +223,33 @@ impl ViewState {
             status: None,
             readonly: false,
             acting: Acting::default(),
+            logs: LogView::default(),
         }
+    }
+
+    /// The logs view's model.
+    pub fn logs(&self) -> &LogView {
+        &self.logs
+    }
+
+    /// The logs view's model, for the App to append lines and set its capacity.
+    pub fn logs_mut(&mut self) -> &mut LogView {
+        &mut self.logs
+    }
+
+    /// Whether the logs view is open (and wants its lines).
+    pub fn logs_open(&self) -> bool {
+        matches!(self.mode, Mode::Logs | Mode::LogsSearch)
+    }
+
+    /// Opens the logs view showing `actor`'s lines (`None`: every line), at `level` and above
+    /// when one is given (else the level filter stays).
+    pub fn open_logs(&mut self, actor: Option<String>, level: Option<LogLevel>) {
+        self.logs.set_actor(actor);
+        if level.is_some() {
+            self.logs.set_level(level);
+        }
+        self.mode = Mode::Logs;
     }
 
     /// Marks the console read-only (the header says so).
@@ -464,6 +493,31 @@ impl ViewState {
             }
             Action::ToggleDetail => {
                 self.show_detail = !self.show_detail;
+                Outcome::DIRTY
+            }
+            Action::OpenLogs => {
+                let actor = if self.tab == Tab::Actors {
+                    let rows = self.rows(model);
+                    self.resolve(Tab::Actors, &rows)
+                        .and_then(|i| rows.key(i))
+                        .and_then(|k| match k {
+                            RowKey::Actor { actor, .. } => Some(actor),
+                            _ => None,
+                        })
+                } else {
+                    None
+                };
+                self.open_logs(actor, None);
+                Outcome::DIRTY
+            }
+            Action::CloseLogs => self.set_mode(Mode::Normal),
+            Action::Logs(a) => {
+                self.logs.apply(a);
+                match a {
+                    LogsAction::StartSearch => self.mode = Mode::LogsSearch,
+                    LogsAction::SearchKeep | LogsAction::SearchCancel => self.mode = Mode::Logs,
+                    _ => {}
+                }
                 Outcome::DIRTY
             }
             Action::Back

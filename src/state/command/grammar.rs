@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::state::logs::LogLevel;
+
 /// A view the console can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -18,8 +20,6 @@ pub enum View {
     Links,
     /// The Events tab.
     Events,
-    /// The logs view.
-    Logs,
 }
 
 /// A parsed command line. Actors, providers and hosts are as typed (an id, a unique id prefix,
@@ -32,6 +32,13 @@ pub enum Command {
     Quit,
     /// `lattice [NAME]`: focus one lattice (`None`, or `*`: every lattice again).
     Focus(Option<String>),
+    /// `logs [ACTOR] [--level LEVEL]`: open the logs view.
+    Logs {
+        /// Only this actor's lines (as typed); `None`: every line.
+        actor: Option<String>,
+        /// Only lines at this level or above; `None`: keep the view's level filter.
+        level: Option<LogLevel>,
+    },
     /// `start-actor REF [--count N] [--host HOST] [--watch]`.
     StartActor {
         /// File path or registry reference.
@@ -119,7 +126,10 @@ impl Command {
     /// Whether the command changes the lattice (refused by a `--readonly` console).
     #[must_use]
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Command::View(_) | Command::Quit | Command::Focus(_))
+        !matches!(
+            self,
+            Command::View(_) | Command::Quit | Command::Focus(_) | Command::Logs { .. }
+        )
     }
 
     /// Whether the command destroys something and so asks for confirmation first.
@@ -144,6 +154,8 @@ pub enum Kind {
     Quit,
     /// `lattice`.
     Focus,
+    /// `logs`.
+    Logs,
     /// `start-actor`.
     StartActor,
     /// `scale`.
@@ -228,12 +240,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         flags: &[],
     },
     CommandSpec {
-        kind: Kind::View(View::Logs),
+        kind: Kind::Logs,
         name: "logs",
         aliases: &["log", "lo"],
-        usage: "",
-        summary: "the logs view (not built yet: says so)",
-        flags: &[],
+        usage: "[ACTOR] [--level LEVEL]",
+        summary: "the host's log and its actors' stdout/stderr (only ACTOR's; LEVEL and above)",
+        flags: &[("level", true)],
     },
     CommandSpec {
         kind: Kind::Focus,
@@ -619,6 +631,18 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         Kind::View(v) => Command::View(v),
         Kind::Quit => Command::Quit,
         Kind::Focus => Command::Focus(args.positional.next().filter(|n| n != "*")),
+        Kind::Logs => {
+            let actor = args.positional.next();
+            let level = match args.value("level") {
+                None => None,
+                Some(v) => Some(LogLevel::parse(&v).ok_or(ParseError::Invalid {
+                    what: "--level",
+                    expected: "trace, debug, info, warn or error",
+                    got: v,
+                })?),
+            };
+            Command::Logs { actor, level }
+        }
         Kind::StartActor => {
             let reference = args.required("REF")?;
             let n = match args.value("count") {
@@ -814,7 +838,28 @@ mod tests {
         assert_eq!(p("pr"), Command::View(View::Providers));
         assert_eq!(p("ln"), Command::View(View::Links));
         assert_eq!(p("ev"), Command::View(View::Events));
-        assert_eq!(p("logs"), Command::View(View::Logs));
+        assert_eq!(
+            p("logs"),
+            Command::Logs {
+                actor: None,
+                level: None
+            }
+        );
+        assert_eq!(
+            p("lo echo --level WARN"),
+            Command::Logs {
+                actor: Some("echo".into()),
+                level: Some(LogLevel::Warn)
+            }
+        );
+        assert!(matches!(
+            parse("logs --level loud"),
+            Err(ParseError::Invalid {
+                what: "--level",
+                ..
+            })
+        ));
+        assert!(matches!(parse("logs a b"), Err(ParseError::Extra { .. })));
         assert_eq!(p("q"), Command::Quit);
         assert_eq!(p("quit"), Command::Quit);
         assert_eq!(p("  q!  "), Command::Quit);
