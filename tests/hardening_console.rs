@@ -78,7 +78,7 @@ fn a_lattice_prefix_that_is_no_subject_token_is_a_usage_error() {
     for args in [
         vec!["--no-host", "--lattice", "a b"],
         vec!["--no-ui", "--lattice", "a.b"],
-        vec!["snapshot", "--lattice", "*"],
+        vec!["snapshot", "--lattice", "a*"],
     ] {
         let out = Command::new(BIN)
             .args(&args)
@@ -92,6 +92,15 @@ fn a_lattice_prefix_that_is_no_subject_token_is_a_usage_error() {
             "{args:?}: {stderr}"
         );
     }
+    // `*` (every lattice) is only for a console without a host.
+    let out = Command::new(BIN)
+        .args(["snapshot", "--lattice", "*"])
+        .env_remove("WASMCLOUD_LATTICE_PREFIX")
+        .output()
+        .expect("run lattice-tui");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--lattice '*'"), "{stderr}");
     let out = Command::new(BIN)
         .arg("--no-host")
         .env("WASMCLOUD_LATTICE_PREFIX", "x y")

@@ -15,7 +15,7 @@ use lattice_tui::lattice::subjects::Subjects;
 const BIN: &str = env!("CARGO_BIN_EXE_lattice-tui");
 
 /// In the help overlay's border title; nowhere else on screen.
-const HELP_TITLE: &str = "any key closes";
+const HELP_TITLE: &str = " Help · ";
 /// A section title of the help overlay (`ui::keymap::scope_title`); nowhere else on screen.
 const HELP_SECTION: &str = "Typing a filter (after /)";
 

@@ -36,9 +36,9 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 pub mod act;
-mod run;
 pub mod clipboard;
 pub mod paths;
+mod run;
 
 use crate::host::HostHandle;
 use crate::ingest::{ingest, ingest_every};

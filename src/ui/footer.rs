@@ -64,7 +64,10 @@ pub(crate) fn render(
             spans
         }
         Mode::Json => hints(theme, Mode::Json),
-        Mode::Help => vec![Span::styled("any key closes the help", theme.dim)],
+        Mode::Help => vec![Span::styled(
+            "j/k scroll the help (when it does not fit), any other key closes it",
+            theme.dim,
+        )],
         Mode::Build => vec![Span::styled("any key closes the build output", theme.dim)],
         Mode::LogsSearch => typed_line(
             frame,

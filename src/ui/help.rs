@@ -113,8 +113,10 @@ fn pack(chunks: Vec<Chunk>, height: usize) -> Vec<Vec<Line<'static>>> {
     columns
 }
 
-/// Draws the help overlay centred over `area`.
-pub(crate) fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
+/// Draws the help overlay centred over `area`. When it does not fit even in the most columns
+/// that stay readable, the columns scroll together from line `*scroll` (clamped here) and the
+/// title says so.
+pub(crate) fn render(frame: &mut Frame, area: Rect, theme: &Theme, scroll: &mut usize) {
     let max_w = area.width.min(MAX_WIDTH);
     let inner_h = usize::from(area.height.saturating_sub(2)).max(1);
     let natural = chunks(theme, usize::from(MAX_WIDTH))
@@ -122,8 +124,11 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         .flat_map(|c| c.lines.iter().map(Line::width))
         .max()
         .unwrap_or(0) as u16;
-    // The fewest columns that fit, balanced; else the most that are still readable, clipped.
+    // The fewest columns that fit, balanced; else the most that are still readable, as tall
+    // as they must be (then they scroll).
     let mut best: Option<(u16, Vec<Vec<Line<'static>>>)> = None;
+    // With the columns it flows in, when it does not fit.
+    let mut flowing: Option<usize> = None;
     for ncols in 1..=MAX_COLUMNS {
         let n = ncols as u16;
         let col_w = (max_w.saturating_sub(2 + COLUMN_GAP * (n - 1)) / n).min(natural);
@@ -140,29 +145,61 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         match balanced {
             Some(columns) => {
                 best = Some((col_w, columns));
+                flowing = None;
                 break;
             }
-            None => best = Some((col_w, pack(chunks(theme, usize::from(col_w)), inner_h))),
+            None => {
+                // One flow of every line, `ncols` screens side by side; it scrolls.
+                let flow: Vec<Line<'static>> = pack(chunks(theme, usize::from(col_w)), usize::MAX)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                best = Some((col_w, vec![flow; 1]));
+                flowing = Some(ncols);
+            }
         }
     }
     let Some((col_w, mut columns)) = best else {
         return;
     };
-    let ncols = columns.len().min(MAX_COLUMNS);
+    let mut overflow = 0;
+    if let Some(ncols) = flowing {
+        let flow = columns.pop().unwrap_or_default();
+        overflow = flow.len().saturating_sub(ncols * inner_h);
+        *scroll = (*scroll).min(overflow);
+        columns = flow[*scroll..]
+            .chunks(inner_h)
+            .take(ncols)
+            .map(<[Line<'static>]>::to_vec)
+            .collect();
+    } else {
+        *scroll = 0;
+    }
+    let ncols = columns.len().clamp(1, MAX_COLUMNS);
     columns.truncate(ncols);
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0);
     let n = ncols as u16;
     let w = (col_w * n + COLUMN_GAP * (n - 1) + 2).min(max_w);
-    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
-    let h = (tallest + 2).min(area.height);
+    let h = (tallest.min(inner_h) as u16 + 2).min(area.height);
     let [popup] = Layout::horizontal([Constraint::Length(w)])
         .flex(Flex::Center)
         .areas(area);
     let [popup] = Layout::vertical([Constraint::Length(h)])
         .flex(Flex::Center)
         .areas(popup);
+    let title = if overflow == 0 {
+        " Help · any key closes ".to_owned()
+    } else {
+        let below = overflow - *scroll;
+        format!(
+            " Help · j/k scroll ({}{}) · other keys close ",
+            if *scroll > 0 { "↑" } else { "" },
+            if below > 0 { "↓ more" } else { "end" }
+        )
+    };
     let block = Block::bordered()
         .border_style(theme.border)
-        .title(Span::styled(" Help · any key closes ", theme.title));
+        .title(Span::styled(title, theme.title));
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
@@ -224,6 +261,38 @@ mod tests {
                 b.help
             );
         }
+    }
+
+    fn screen(w: u16, h: u16, scroll: &mut usize) -> String {
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h))
+            .expect("test terminal");
+        term.draw(|f| render(f, f.area(), &Theme::plain(), scroll))
+            .expect("draw");
+        let buf = term.backend().buffer();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn help_that_does_not_fit_scrolls_to_its_last_line_and_no_further() {
+        // The title of the last section.
+        let last = "Build output (after b)";
+        let mut scroll = 0;
+        let top = screen(80, 20, &mut scroll);
+        assert!(top.contains("j/k scroll (↓ more)"), "{top}");
+        assert!(!top.contains(last), "{top}");
+        let mut scroll = usize::MAX;
+        let bottom = screen(80, 20, &mut scroll);
+        assert!(scroll > 0 && scroll < usize::MAX, "clamped: {scroll}");
+        assert!(bottom.contains(last), "{bottom}");
+        assert!(bottom.contains("j/k scroll (↑end)"), "{bottom}");
+        // Roomy enough: no scrolling at all.
+        let mut scroll = 5;
+        let all = screen(240, 80, &mut scroll);
+        assert_eq!(scroll, 0);
+        assert!(all.contains("Help · any key closes"), "{all}");
     }
 
     #[test]

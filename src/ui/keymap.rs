@@ -20,6 +20,8 @@ pub enum Action {
     OpenHelp,
     /// Close the help overlay.
     CloseHelp,
+    /// Scroll the help overlay by this many lines (negative: up).
+    HelpScroll(i8),
     /// Next tab (wraps).
     NextTab,
     /// Previous tab (wraps).
@@ -810,11 +812,35 @@ pub const BINDINGS: &[Binding] = &[
         help: "type the text to find",
         hint: None,
     },
+    Binding {
+        scope: HELP,
+        keys: &[
+            Key::Char('j'),
+            Key::Char('k'),
+            Key::Code(KeyCode::Down),
+            Key::Code(KeyCode::Up),
+        ],
+        bound: Bound::PerKey(&[
+            Action::HelpScroll(1),
+            Action::HelpScroll(-1),
+            Action::HelpScroll(1),
+            Action::HelpScroll(-1),
+        ]),
+        help: "scroll a line (if it does not fit)",
+        hint: None,
+    },
+    Binding {
+        scope: HELP,
+        keys: &[Key::Code(KeyCode::PageDown), Key::Code(KeyCode::PageUp)],
+        bound: Bound::PerKey(&[Action::HelpScroll(10), Action::HelpScroll(-10)]),
+        help: "scroll a page",
+        hint: None,
+    },
     bind(
         HELP,
         &[Key::Any],
         Action::CloseHelp,
-        "close this help",
+        "any other key closes it",
         None,
     ),
     bind(

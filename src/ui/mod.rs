@@ -84,7 +84,10 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     };
     footer::render(frame, footer_area, model, view, follow);
     match view.mode() {
-        Mode::Help => help::render(frame, area, view.theme()),
+        Mode::Help => {
+            let theme = *view.theme();
+            help::render(frame, area, &theme, view.help_scroll_mut());
+        }
         Mode::Build => build::render(frame, area, model, view.theme(), now),
         Mode::Json => {
             let theme = *view.theme();

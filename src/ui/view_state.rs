@@ -179,6 +179,8 @@ pub struct ViewState {
     acting: Acting,
     /// The logs view: its lines and what the user set on it.
     logs: LogView,
+    /// First line of the help overlay shown (when it does not fit); clamped when drawn.
+    help_scroll: usize,
 }
 
 /// The state of the row keys' and the command line's requests to the App.
@@ -224,6 +226,7 @@ impl ViewState {
             readonly: false,
             acting: Acting::default(),
             logs: LogView::default(),
+            help_scroll: 0,
         }
     }
 
@@ -395,7 +398,19 @@ impl ViewState {
                 quit: true,
                 ..Outcome::CLEAN
             },
-            Action::OpenHelp => self.set_mode(Mode::Help),
+            Action::OpenHelp => {
+                self.help_scroll = 0;
+                self.set_mode(Mode::Help)
+            }
+            Action::HelpScroll(by) => {
+                let before = self.help_scroll;
+                self.help_scroll = if by < 0 {
+                    before.saturating_sub(usize::from(by.unsigned_abs()))
+                } else {
+                    before.saturating_add(usize::from(by.unsigned_abs()))
+                };
+                Outcome::dirty_if(self.help_scroll != before)
+            }
             Action::CloseHelp | Action::CloseBuild => self.set_mode(Mode::Normal),
             Action::OpenBuild => self.set_mode(Mode::Build),
             Action::NextTab => self.set_tab(self.tab.next()),
@@ -533,6 +548,11 @@ impl ViewState {
             | Action::ScrollTop
             | Action::ScrollBottom => self.apply_nav(action, model),
         }
+    }
+
+    /// The help overlay's scroll position, for drawing (which clamps it).
+    pub(crate) fn help_scroll_mut(&mut self) -> &mut usize {
+        &mut self.help_scroll
     }
 
     /// Shows only `lattice`'s rows (`:lattice NAME`), or every lattice's (`None`).

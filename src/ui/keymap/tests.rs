@@ -97,6 +97,8 @@ fn table_of_mode_and_key_to_action() {
         (Help, ch('q'), Some(A::CloseHelp)),
         (Help, code(KeyCode::Esc), Some(A::CloseHelp)),
         (Help, ch('?'), Some(A::CloseHelp)),
+        (Help, ch('j'), Some(A::HelpScroll(1))),
+        (Help, code(KeyCode::PageUp), Some(A::HelpScroll(-10))),
     ];
     for (mode, ev, want) in cases {
         assert_eq!(action(mode, &ev), want, "{mode:?} {ev:?}");
