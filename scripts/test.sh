@@ -37,6 +37,6 @@ log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 log "cargo test"
 # Integration tests start their own nats-server processes on free loopback ports.
-cargo test --all-targets --locked
+cargo test --all-targets --locked --no-fail-fast
 cargo test --doc --locked
 log "all tests passed"
