@@ -195,6 +195,32 @@ async fn lattices_kept_apart(bus: Bus, gamma_by_bucket: bool) {
         Some("9090")
     );
 
+    // Each table says which lattice a row is in.
+    for (tab, key) in [
+        ('1', "● live"),
+        ('2', "mecho"),
+        ('3', "HTTP Server"),
+        ('4', "mecho"),
+    ] {
+        c.key(KeyCode::Char(tab));
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30))
+            .expect("terminal");
+        term.draw(|f| lattice_tui::ui::render(f, &c.app.model, &mut c.app.view, Utc::now()))
+            .expect("draw");
+        let screen = format!("{:?}", term.backend());
+        let header = screen
+            .lines()
+            .find(|l| l.contains("LATTICE"))
+            .unwrap_or_else(|| panic!("tab {tab}: no LATTICE column:\n{screen}"));
+        assert!(header.contains("LATTICE"), "{header}");
+        assert!(
+            screen.lines().any(|l| l.contains(key) && l.contains("alpha"))
+                && screen.lines().any(|l| l.contains(key) && l.contains("beta")),
+            "tab {tab}: rows of both lattices, each saying which:\n{screen}"
+        );
+    }
+    c.key(KeyCode::Char('1'));
+
     // Live rates of a lattice-tui host reach the shown model too, under their lattice.
     for (n, at) in [
         (10u64, "2024-05-01T12:00:00Z"),

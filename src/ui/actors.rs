@@ -12,6 +12,7 @@ use ratatui::style::Style;
 use crate::state::{ActorStatus, Lattice};
 
 use super::format::{self, short_id};
+use super::lattice_column;
 use super::rates;
 use super::rows::{self, ActorRow};
 use super::sort::{self, SortVal};
@@ -51,7 +52,8 @@ pub(crate) fn render(
 ) {
     let theme = *view.theme();
     let rates_at = rates::shown(model).then(|| rates::after(COLUMNS, "CALLS"));
-    let columns = rates::with_column(COLUMNS, rates_at);
+    let columns =
+        lattice_column::columns(model, &rates::with_column(COLUMNS, rates_at)).into_owned();
     let spec = TableSpec {
         tab: Tab::Actors,
         title_extra: Vec::new(),
@@ -67,6 +69,7 @@ pub(crate) fn render(
             let r = rows[i];
             cells.insert(at, rates::cell(&theme, model, &r.host.id, &r.actor.id));
         }
+        lattice_column::push(model, &mut cells, &rows[i].host.lattice);
         cells
     });
 }

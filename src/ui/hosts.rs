@@ -12,6 +12,7 @@ use ratatui::style::Style;
 use crate::state::{HostState, HostStatus, Lattice, Timestamp};
 
 use super::format::{self, short_id};
+use super::lattice_column;
 use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
 use super::theme::Theme;
@@ -52,13 +53,17 @@ pub(crate) fn render(
     let spec = TableSpec {
         tab: Tab::Hosts,
         title_extra: Vec::new(),
-        columns: COLUMNS,
+        columns: &lattice_column::columns(model, COLUMNS),
         len: rows.len(),
         unfiltered: model.hosts.len(),
         at,
         sort: view.sort_of(Tab::Hosts),
     };
-    table::render(frame, area, view, spec, |i| cells(&theme, rows[i], now));
+    table::render(frame, area, view, spec, |i| {
+        let mut c = cells(&theme, rows[i], now);
+        lattice_column::push(model, &mut c, &rows[i].lattice);
+        c
+    });
 }
 
 fn cells<'a>(theme: &Theme, h: &'a HostState, now: Timestamp) -> Vec<CellText<'a>> {

@@ -13,6 +13,7 @@ use crate::lattice::protocol::LinkDefinition;
 use crate::state::Lattice;
 
 use super::format::{self, short_id};
+use super::lattice_column;
 use super::rows;
 use super::sort::SortVal;
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
@@ -42,13 +43,17 @@ pub(crate) fn render(
     let spec = TableSpec {
         tab: Tab::Links,
         title_extra: Vec::new(),
-        columns: COLUMNS,
+        columns: &lattice_column::columns(model, COLUMNS),
         len: rows.len(),
         unfiltered: model.links.len(),
         at,
         sort: view.sort_of(Tab::Links),
     };
-    table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
+    table::render(frame, area, view, spec, |i| {
+        let mut c = cells(&theme, model, rows[i]);
+        lattice_column::push(model, &mut c, lattice_column::of_link(&rows[i].id));
+        c
+    });
 }
 
 fn cells<'a>(theme: &Theme, model: &'a Lattice, l: &'a LinkDefinition) -> Vec<CellText<'a>> {

@@ -27,6 +27,7 @@ mod help;
 mod hosts;
 mod json;
 pub mod keymap;
+mod lattice_column;
 mod links;
 mod logs;
 mod object;

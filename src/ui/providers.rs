@@ -12,6 +12,7 @@ use ratatui::style::Style;
 use crate::state::{Lattice, ProviderHealth};
 
 use super::format::{self, short_id};
+use super::lattice_column;
 use super::rows::{self, ProviderRow};
 use super::sort::{self, SortVal};
 use super::table::{self, CellText, Column, Place, TableSpec, col, grow};
@@ -50,13 +51,17 @@ pub(crate) fn render(
     let spec = TableSpec {
         tab: Tab::Providers,
         title_extra: Vec::new(),
-        columns: COLUMNS,
+        columns: &lattice_column::columns(model, COLUMNS),
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Providers, model),
         at,
         sort: view.sort_of(Tab::Providers),
     };
-    table::render(frame, area, view, spec, |i| cells(&theme, model, rows[i]));
+    table::render(frame, area, view, spec, |i| {
+        let mut c = cells(&theme, model, rows[i]);
+        lattice_column::push(model, &mut c, &rows[i].host.lattice);
+        c
+    });
 }
 
 fn cells<'a>(theme: &Theme, model: &'a Lattice, r: ProviderRow<'a>) -> Vec<CellText<'a>> {
