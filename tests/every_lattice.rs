@@ -203,8 +203,8 @@ async fn lattices_kept_apart(bus: Bus, gamma_by_bucket: bool) {
         ('4', "mecho"),
     ] {
         c.key(KeyCode::Char(tab));
-        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30))
-            .expect("terminal");
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).expect("terminal");
         term.draw(|f| lattice_tui::ui::render(f, &c.app.model, &mut c.app.view, Utc::now()))
             .expect("draw");
         let screen = format!("{:?}", term.backend());
@@ -214,8 +214,12 @@ async fn lattices_kept_apart(bus: Bus, gamma_by_bucket: bool) {
             .unwrap_or_else(|| panic!("tab {tab}: no LATTICE column:\n{screen}"));
         assert!(header.contains("LATTICE"), "{header}");
         assert!(
-            screen.lines().any(|l| l.contains(key) && l.contains("alpha"))
-                && screen.lines().any(|l| l.contains(key) && l.contains("beta")),
+            screen
+                .lines()
+                .any(|l| l.contains(key) && l.contains("alpha"))
+                && screen
+                    .lines()
+                    .any(|l| l.contains(key) && l.contains("beta")),
             "tab {tab}: rows of both lattices, each saying which:\n{screen}"
         );
     }

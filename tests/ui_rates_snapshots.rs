@@ -199,3 +199,25 @@ fn rows_follow_the_rates_of_their_own_host() {
         row("edge-1", "echo")
     );
 }
+
+/// Sorting by STATUS (after the inserted rates column) puts the arrow on STATUS, not on the
+/// rates column before it.
+#[test]
+fn the_sort_arrow_stays_on_its_column_past_the_rates_column() {
+    let m = lattice();
+    let mut v = ViewState::new(false);
+    let _ = v.apply(Action::GoTab(Tab::Actors), &m);
+    // o cycles NAME, ID, HOST, INST, REV, CALLS, STATUS.
+    for _ in 0..7 {
+        let _ = v.apply(Action::SortNext, &m);
+    }
+    let mut term = Terminal::new(TestBackend::new(200, 30)).unwrap();
+    term.draw(|f| ui::render(f, &m, &mut v, at(END))).unwrap();
+    let screen = format!("{:?}", term.backend());
+    let header = screen
+        .lines()
+        .find(|l| l.contains("REQ/S"))
+        .unwrap_or_else(|| panic!("no rates column:\n{screen}"));
+    assert!(header.contains("STATUS▲"), "{header}");
+    assert_eq!(header.matches('▲').count(), 1, "one arrow only: {header}");
+}

@@ -61,7 +61,13 @@ pub(crate) fn render(
         len: rows.len(),
         unfiltered: rows::unfiltered_len(Tab::Actors, model),
         at,
-        sort: view.sort_of(Tab::Actors),
+        // Sorts index the columns without the rates column: the arrow moves past it.
+        sort: view.sort_of(Tab::Actors).map(|mut s| {
+            if rates_at.is_some_and(|at| s.column >= at) {
+                s.column += 1;
+            }
+            s
+        }),
     };
     table::render(frame, area, view, spec, |i| {
         let mut cells = cells(&theme, model, rows[i]);
