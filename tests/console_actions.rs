@@ -298,11 +298,17 @@ fn row_keys_on_a_readonly_console_are_refused_before_any_line_opens() {
     let mut app = app(true);
     key(&mut app, KeyCode::Char('2'));
     draw(&mut app);
-    for k in ['x', 's', 'n', 'u', 'L'] {
+    for (k, verb) in [
+        ('x', "stop"),
+        ('s', "scale"),
+        ('n', "new"),
+        ('u', "update"),
+        ('L', "link"),
+    ] {
         key(&mut app, KeyCode::Char(k));
         assert_eq!(
             status(&app),
-            "refused: this console is read-only (--readonly)",
+            format!("{verb}: refused: this console is read-only (--readonly)"),
             "key {k}"
         );
         assert_eq!(app.view.mode(), lattice_tui::ui::Mode::Normal, "key {k}");

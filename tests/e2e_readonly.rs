@@ -87,6 +87,29 @@ fn a_readonly_console_refuses_every_action_and_still_shows_every_view() {
             "a refused action asks nothing: {line}\n{s}"
         );
     }
+    // The row keys are refused before anything opens (each says which, so every wait is
+    // for text only that key can bring).
+    c.key("2");
+    c.wait_text("[2 Actors]");
+    for (key, verb) in [
+        ("s", "scale"),
+        ("u", "update"),
+        ("L", "link"),
+        ("x", "stop"),
+    ] {
+        c.key(key);
+        let s = c.wait_text(&format!(
+            "{verb}: refused: this console is read-only (--readonly)"
+        ));
+        assert!(
+            !s.contains("[y/N]"),
+            "a refused key asks nothing: {key}\n{s}"
+        );
+    }
+    c.key("1");
+    c.wait_text("[1 Hosts]");
+    c.key("n");
+    c.wait_text("new: refused: this console is read-only (--readonly)");
     // Nothing was sent: the lattice as another client sees it is as it was.
     assert_eq!(shape(&snapshot(&url, lat)), shape(&before));
     let (status, body) = http_get(port).expect("the actor still answers");

@@ -139,7 +139,8 @@ fn host_word(m: &Lattice, id: &str) -> String {
     quote(by_name.unwrap_or(id)).into_owned()
 }
 
-fn word(verb: RowVerb) -> &'static str {
+/// The verb as the status line names it.
+pub fn word(verb: RowVerb) -> &'static str {
     match verb {
         RowVerb::New => "new",
         RowVerb::Scale => "scale",

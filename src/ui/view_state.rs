@@ -603,7 +603,10 @@ impl ViewState {
     /// A row key: the selected row's command, run at once or opened for the rest.
     fn row_action(&mut self, verb: RowVerb, model: &Lattice) -> Outcome {
         if self.readonly {
-            self.status = Some("refused: this console is read-only (--readonly)".into());
+            self.status = Some(format!(
+                "{}: refused: this console is read-only (--readonly)",
+                row_actions::word(verb)
+            ));
             return Outcome::DIRTY;
         }
         let selected = self.selected().cloned();
