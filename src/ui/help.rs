@@ -1,5 +1,6 @@
-//! The help overlay, generated from the keymap's binding table ([`BINDINGS`]) so that it
-//! lists exactly the keys the code handles. Long descriptions wrap under themselves, and the
+//! The help overlay, generated from the keymap's binding table ([`BINDINGS`]) and the command
+//! grammar's table ([`COMMANDS`]) so that it lists exactly the keys and commands the code
+//! handles. Long descriptions wrap under themselves, and the
 //! sections flow into as many columns as the screen needs, never splitting a binding.
 //!
 //! Pure rendering: no I/O.
@@ -12,6 +13,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::format::{truncate, width, wrap};
 use super::keymap::{BINDINGS, Mode, Scope, scope_title};
 use super::theme::Theme;
+use crate::state::command::COMMANDS;
 
 /// Widest the overlay gets.
 const MAX_WIDTH: u16 = 120;
@@ -89,8 +91,46 @@ fn chunks(theme: &Theme, col_width: usize) -> Vec<Chunk> {
             });
         }
     }
+    // The `:` grammar, from its one table (the README's command table is checked against it).
+    let cmd_indent = 5;
+    let summary_width = col_width.saturating_sub(cmd_indent).max(MIN_TEXT_WIDTH);
+    for (n, c) in COMMANDS.iter().enumerate() {
+        let mut lines = Vec::new();
+        if n == 0 {
+            lines.push(Line::styled(COMMANDS_TITLE, theme.table_header));
+        }
+        let usage = if c.usage.is_empty() {
+            format!(":{}", c.name)
+        } else {
+            format!(":{} {}", c.name, c.usage)
+        };
+        for part in wrap(&usage, col_width.saturating_sub(1).max(MIN_TEXT_WIDTH)) {
+            lines.push(Line::from(vec![
+                Span::raw(" "),
+                Span::styled(part, theme.key),
+            ]));
+        }
+        let mut summary = c.summary.to_owned();
+        if !c.aliases.is_empty() {
+            let aliases: Vec<String> = c.aliases.iter().map(|a| format!(":{a}")).collect();
+            summary.push_str(&format!(" (also {})", aliases.join(" ")));
+        }
+        for part in wrap(&summary, summary_width) {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(cmd_indent)),
+                Span::raw(part),
+            ]));
+        }
+        out.push(Chunk {
+            section_start: n == 0,
+            lines,
+        });
+    }
     out
 }
+
+/// Title of the help's command section.
+pub(crate) const COMMANDS_TITLE: &str = "Commands (after :)";
 
 /// Flows chunks into columns of at most `height` lines.
 fn pack(chunks: Vec<Chunk>, height: usize) -> Vec<Vec<Line<'static>>> {
@@ -277,8 +317,8 @@ mod tests {
 
     #[test]
     fn help_that_does_not_fit_scrolls_to_its_last_line_and_no_further() {
-        // The title of the last section.
-        let last = "Build output (after b)";
+        // The last command of the last section.
+        let last = ":stop-host HOST";
         let mut scroll = 0;
         let top = screen(80, 20, &mut scroll);
         assert!(top.contains("j/k scroll (↓ more)"), "{top}");
@@ -293,6 +333,24 @@ mod tests {
         let all = screen(240, 80, &mut scroll);
         assert_eq!(scroll, 0);
         assert!(all.contains("Help · any key closes"), "{all}");
+    }
+
+    #[test]
+    fn every_command_has_its_usage_and_summary() {
+        let text: String = lines(&Theme::plain())
+            .iter()
+            .map(|l| {
+                let mut t: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+                t.push('\n');
+                t
+            })
+            .collect();
+        assert!(text.contains(COMMANDS_TITLE));
+        for c in COMMANDS {
+            assert!(text.contains(&format!(":{}", c.name)), "{}", c.name);
+            assert!(text.contains(c.summary), "{}", c.summary);
+        }
+        assert!(text.contains(":scale ACTOR N [--host HOST]"), "{text}");
     }
 
     #[test]
