@@ -272,3 +272,41 @@ fn two_hosts_auction_starts_and_ask_for_host_on_scale_and_stop() {
 
     c.quit_with("q!");
 }
+
+/// The row keys act through the same front door: on the Actors tab, `s` opens the scale of
+/// the selected actor on its host (`‹N›` waits for the count), `x` asks and stops it there —
+/// each checked from outside with `snapshot --json`.
+#[test]
+fn row_keys_scale_and_stop_the_selected_actor_on_a_headless_host() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let lat = "e2e-rowkeys";
+    let dir = actor_dir(&["hello"]);
+    let root = std::fs::canonicalize(dir.path()).expect("canonical dir");
+    let hello = root.join("hello.wasm").display().to_string();
+    let _remote = HeadlessHost::start(&url, lat, "remote", &root, &[]);
+    let c = Console::start(&format!("--no-host --nats {url} --lattice {lat}"));
+    c.wait("the headless host", |s| {
+        s.contains("hosts 1") && s.contains("remote")
+    });
+    c.run(&format!("start-actor {hello}"), "1/1 started");
+    c.key("2");
+    c.wait("the actor's row", |s| {
+        s.contains("[2 Actors]") && s.contains("hello")
+    });
+    c.key("s");
+    c.wait_text(":scale hello --host remote ‹N›");
+    c.type_text("3");
+    c.key("Enter");
+    c.wait_text("scale hello --host remote 3: 3 running");
+    wait_snapshot(&url, lat, "3 hello on remote", |m| {
+        actor_count(m, "remote", "hello") == 3
+    });
+    c.key("x");
+    c.wait_text("Stop every instance of hello");
+    c.key("y");
+    c.wait_text("stop-actor hello --host remote: stopped");
+    wait_snapshot(&url, lat, "no hello on remote", |m| {
+        actor_count(m, "remote", "hello") == 0
+    });
+}
