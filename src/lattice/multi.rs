@@ -47,6 +47,11 @@ pub const MAX_LATTICES: usize = 1_000;
 /// Resync rounds of different lattices in flight at once. Each round mostly waits (the
 /// `ping.hosts` window), so 32 lattices resync in about the time of one.
 pub const RESYNC_CONCURRENCY: usize = 32;
+/// Events held for one lattice while its round is in flight (at most the subscription's own
+/// bound). A round takes about a ping window, so this is room for 64k events/s into one
+/// lattice for a second; past it they are dropped and the lattice is resynced again, so the
+/// memory of held events stays bounded however many rounds are in flight.
+pub const MAX_HELD: usize = 65_536;
 /// How long the JetStream stream listing may take before discovery goes on without it.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// The stream of lattice `L`'s metadata bucket is `KV_LATTICEDATA_L`.
@@ -94,8 +99,9 @@ type Round = Pin<Box<dyn Future<Output = (String, LatticeSnapshot)> + Send>>;
 /// subscription. `cfg` gives the timeouts; its subjects are ignored (each lattice gets its
 /// own).
 ///
-/// While a lattice's round is in flight its events are held back (at most as many as the
-/// subscription holds; past that they are dropped and the lattice is resynced again) and
+/// While a lattice's round is in flight its events are held back (at most [`MAX_HELD`], or the
+/// subscription's bound if smaller; past that they are dropped and the lattice is resynced
+/// again) and
 /// passed on after its snapshot, so a snapshot never overwrites what newer events said; the
 /// other lattices' events and rounds go on meanwhile.
 ///
@@ -125,7 +131,10 @@ pub async fn run(
             None
         }
     };
-    let hold_limit = bus.subscription_capacity().max(1);
+    // Everything that can be waiting when rounds start is passed on first (as the one-lattice
+    // monitor does); what arrives during a round is held, up to MAX_HELD per lattice.
+    let drain_limit = bus.subscription_capacity().max(1);
+    let hold_limit = drain_limit.min(MAX_HELD);
     let mut status_rx = bus.status();
     let mut last_status = *status_rx.borrow_and_update();
     if tx.send(MonitorMsg::Status(last_status)).await.is_err()
@@ -200,7 +209,7 @@ pub async fn run(
                 }
                 // Pass on what waits first: its lattices' rounds come after it, and the
                 // lattices it finds are due now and start in this same turn.
-                if !drain(&mut sub, &tx, hold_limit, &mut lattices, &cfg).await {
+                if !drain(&mut sub, &tx, drain_limit, hold_limit, &mut lattices, &cfg).await {
                     return Ok(());
                 }
                 let now = Instant::now();
@@ -345,6 +354,7 @@ async fn drain(
     sub: &mut Subscription,
     tx: &mpsc::Sender<MonitorMsg>,
     limit: usize,
+    hold_limit: usize,
     lattices: &mut BTreeMap<String, Followed>,
     cfg: &MonitorConfig,
 ) -> bool {
@@ -353,7 +363,7 @@ async fn drain(
             let Some(Some(msg)) = sub.next().now_or_never() else {
                 break;
             };
-            if !pass(&msg, tx, limit, lattices, cfg).await {
+            if !pass(&msg, tx, hold_limit, lattices, cfg).await {
                 return false;
             }
         }
