@@ -113,6 +113,68 @@ pub enum MonitorError {
     },
 }
 
+/// When a lattice's next resync rounds are due, shared by this monitor and the monitor of every
+/// lattice ([`super::multi`]): one round at once (start, discovery), after a reconnect one at
+/// once and one [`MonitorConfig::reconnect_settle`] later (kept apart, so an earlier
+/// drop-triggered round does not use it up), and after drops at most one per
+/// [`MonitorConfig::resync_min_interval`].
+#[derive(Debug, Default)]
+pub(crate) struct Schedule {
+    resync_due: Option<Instant>,
+    settle_due: Option<Instant>,
+    last_resync: Option<Instant>,
+}
+
+impl Schedule {
+    /// A round due at `now`.
+    pub(crate) fn due_at(now: Instant) -> Self {
+        Self {
+            resync_due: Some(now),
+            ..Self::default()
+        }
+    }
+
+    /// The connection came back: a round now and the follow-up after `settle`.
+    pub(crate) fn reconnected(&mut self, now: Instant, settle: Duration) {
+        self.resync_due = Some(now);
+        self.settle_due = Some(now + settle);
+    }
+
+    /// Messages were dropped: a round as soon as `min_interval` since the last allows, unless
+    /// one is due already.
+    pub(crate) fn resync_soon(&mut self, now: Instant, min_interval: Duration) {
+        if self.resync_due.is_none() {
+            let earliest = self.last_resync.map_or(now, |t| t + min_interval);
+            self.resync_due = Some(earliest.max(now));
+        }
+    }
+
+    /// The earliest round due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.resync_due.into_iter().chain(self.settle_due).min()
+    }
+
+    /// Takes the due times that passed; whether a round is due now.
+    pub(crate) fn take_due(&mut self, now: Instant) -> bool {
+        let due = self.next_due().is_some_and(|d| d <= now);
+        self.resync_due = self.resync_due.filter(|d| *d > now);
+        self.settle_due = self.settle_due.filter(|d| *d > now);
+        due
+    }
+
+    /// A round started at `at`.
+    pub(crate) fn ran(&mut self, at: Instant) {
+        self.last_resync = Some(at);
+    }
+}
+
+/// What a bus status change means for resyncs: `(reconnected, dropped)`.
+pub(crate) fn status_change(last: &BusStatus, status: &BusStatus) -> (bool, bool) {
+    let reconnected = status.reconnects > last.reconnects
+        || (status.state == ConnectionState::Connected && last.state != ConnectionState::Connected);
+    (reconnected, status.dropped > last.dropped)
+}
+
 /// Runs until `cancel` fires, the receiver of `tx` is dropped, or the bus closes the
 /// subscription.
 ///
@@ -156,14 +218,13 @@ pub async fn run(
         return Ok(());
     }
     // Resync at once when connected; otherwise the first `Connected` status triggers it.
-    let mut resync_due: Option<Instant> =
-        (last_status.state == ConnectionState::Connected).then(Instant::now);
-    // The follow-up round after a reconnect; kept apart from `resync_due` so an earlier
-    // drop-triggered round does not use it up.
-    let mut settle_due: Option<Instant> = None;
-    let mut last_resync: Option<Instant> = None;
+    let mut schedule = if last_status.state == ConnectionState::Connected {
+        Schedule::due_at(Instant::now())
+    } else {
+        Schedule::default()
+    };
     loop {
-        let due = resync_due.into_iter().chain(settle_due).min();
+        let due = schedule.next_due();
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(()),
@@ -173,20 +234,13 @@ pub async fn run(
                     return Ok(());
                 }
                 let status = *status_rx.borrow_and_update();
-                let reconnected = status.reconnects > last_status.reconnects
-                    || (status.state == ConnectionState::Connected
-                        && last_status.state != ConnectionState::Connected);
-                let dropped = status.dropped > last_status.dropped;
+                let (reconnected, dropped) = status_change(&last_status, &status);
                 if reconnected {
                     tracing::info!(state = %status.state, "lattice connection (re)established; resyncing");
-                    resync_due = Some(Instant::now());
-                    settle_due = Some(Instant::now() + cfg.reconnect_settle);
-                } else if dropped && resync_due.is_none() {
-                    let earliest = last_resync
-                        .map(|t| t + cfg.resync_min_interval)
-                        .unwrap_or_else(Instant::now);
+                    schedule.reconnected(Instant::now(), cfg.reconnect_settle);
+                } else if dropped {
                     tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resync scheduled");
-                    resync_due = Some(earliest.max(Instant::now()));
+                    schedule.resync_soon(Instant::now(), cfg.resync_min_interval);
                 }
                 last_status = status;
                 if tx.send(MonitorMsg::Status(status)).await.is_err() {
@@ -194,13 +248,11 @@ pub async fn run(
                 }
             }
             _ = sleep_until_opt(due) => {
-                let now = Instant::now();
-                resync_due = resync_due.filter(|d| *d > now);
-                settle_due = settle_due.filter(|d| *d > now);
+                schedule.take_due(Instant::now());
                 if !drain(&mut sub, &tx, drain_limit).await {
                     return Ok(());
                 }
-                last_resync = Some(Instant::now());
+                schedule.ran(Instant::now());
                 let snap = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(()),

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{Bus, ConnectionState, Message, Subscription};
-use super::monitor::{self, MonitorConfig, MonitorError, MonitorMsg};
+use super::monitor::{self, MonitorConfig, MonitorError, MonitorMsg, Schedule};
 use super::protocol::{LatticeEvent, LatticeSnapshot};
 use super::subjects::{
     ALL_EVENTS, ALL_RATES, Subjects, lattice_of_event_subject, lattice_of_rates_subject,
@@ -63,33 +63,10 @@ static HELD_FULL: LogThrottle = LogThrottle::new(WARN_INTERVAL);
 
 #[derive(Debug, Default)]
 struct Followed {
-    resync_due: Option<Instant>,
-    settle_due: Option<Instant>,
-    last_resync: Option<Instant>,
+    /// When its rounds are due (the one-lattice monitor's schedule).
+    schedule: Schedule,
     /// While its round is in flight: the messages that arrived meanwhile.
     held: Option<Vec<MonitorMsg>>,
-}
-
-impl Followed {
-    /// Schedules a round, at most one per `min_interval`.
-    fn resync_soon(&mut self, now: Instant, min_interval: Duration) {
-        if self.resync_due.is_none() {
-            let earliest = self.last_resync.map_or(now, |t| t + min_interval);
-            self.resync_due = Some(earliest.max(now));
-        }
-    }
-
-    fn next_due(&self) -> Option<Instant> {
-        self.resync_due.into_iter().chain(self.settle_due).min()
-    }
-
-    /// Takes the due times that passed; whether a round is due now.
-    fn take_due(&mut self, now: Instant) -> bool {
-        let due = self.next_due().is_some_and(|d| d <= now);
-        self.resync_due = self.resync_due.filter(|d| *d > now);
-        self.settle_due = self.settle_due.filter(|d| *d > now);
-        due
-    }
 }
 
 /// A resync round in flight.
@@ -152,7 +129,7 @@ pub async fn run(
         let due = lattices
             .values()
             .filter(|f| room && f.held.is_none())
-            .filter_map(Followed::next_due)
+            .filter_map(|f| f.schedule.next_due())
             .chain(discover_due)
             .min();
         tokio::select! {
@@ -163,22 +140,18 @@ pub async fn run(
                     return Ok(());
                 }
                 let status = *status_rx.borrow_and_update();
-                let reconnected = status.reconnects > last_status.reconnects
-                    || (status.state == ConnectionState::Connected
-                        && last_status.state != ConnectionState::Connected);
-                let dropped = status.dropped > last_status.dropped;
+                let (reconnected, dropped) = monitor::status_change(&last_status, &status);
                 let now = Instant::now();
                 if reconnected {
                     tracing::info!(lattices = lattices.len(), "lattice connection (re)established; resyncing every lattice");
                     discover_due = Some(now);
                     for f in lattices.values_mut() {
-                        f.resync_due = Some(now);
-                        f.settle_due = Some(now + cfg.reconnect_settle);
+                        f.schedule.reconnected(now, cfg.reconnect_settle);
                     }
                 } else if dropped {
                     tracing::warn!(dropped = status.dropped, "event subscriber dropped messages; resyncing every lattice");
                     for f in lattices.values_mut() {
-                        f.resync_soon(now, cfg.resync_min_interval);
+                        f.schedule.resync_soon(now, cfg.resync_min_interval);
                     }
                 }
                 last_status = status;
@@ -217,10 +190,10 @@ pub async fn run(
                     if rounds.len() >= RESYNC_CONCURRENCY {
                         break;
                     }
-                    if f.held.is_some() || !f.take_due(now) {
+                    if f.held.is_some() || !f.schedule.take_due(now) {
                         continue;
                     }
-                    f.last_resync = Some(now);
+                    f.schedule.ran(now);
                     f.held = Some(Vec::new());
                     let cfg = MonitorConfig { subjects: Subjects::new(name), ..cfg.clone() };
                     let bus = bus.clone();
@@ -289,7 +262,8 @@ async fn pass(
                     "events arrived faster than a resync round; dropping them and resyncing again"
                 );
             }
-            f.resync_soon(Instant::now(), cfg.resync_min_interval);
+            f.schedule
+                .resync_soon(Instant::now(), cfg.resync_min_interval);
             true
         }
     }
@@ -315,8 +289,8 @@ fn follow(lattices: &mut BTreeMap<String, Followed>, name: &str, now: Instant) -
     lattices.insert(
         name.to_owned(),
         Followed {
-            resync_due: Some(now),
-            ..Followed::default()
+            schedule: Schedule::due_at(now),
+            held: None,
         },
     );
     true
