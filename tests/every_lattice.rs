@@ -319,12 +319,18 @@ async fn every_lattice_on_nats_is_found_and_kept_apart_a_quiet_one_by_its_bucket
     lattices_kept_apart(bus, true).await;
 }
 
-/// While a lattice's round is in flight, its own events wait for its snapshot (so the snapshot
-/// cannot overwrite what they say) and the other lattices' events do not wait at all.
-#[tokio::test]
-async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
+/// The monitor of every lattice with lattice `x` (one scripted host) in the middle of its
+/// first round: its ping was seen, so the round now waits out its ping window.
+struct XRound {
+    bus: Bus,
+    rx: mpsc::Receiver<MonitorMsg>,
+    cancel: CancellationToken,
+    _host: FakeHost,
+}
+
+async fn x_round_in_flight(cfg: MonitorConfig) -> XRound {
     let bus = Bus::local();
-    let _x = FakeHost::start(
+    let host = FakeHost::start(
         bus.clone(),
         "x",
         FakeState::new("NXHOST", "x-1", &[("MECHO", 1)]),
@@ -335,22 +341,9 @@ async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
         .subscribe(&Subjects::new("x").ping_hosts())
         .await
         .expect("subscribe");
-    let mut cfg = MonitorConfig::new(Subjects::new("*"));
-    cfg.ping_timeout = common::scaled(Duration::from_millis(1500));
     let (tx, mut rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
     tokio::spawn(multi::run(bus.clone(), cfg, tx, cancel.clone()));
-    let mut seen: Vec<String> = Vec::new();
-    let label = |m: &MonitorMsg| -> Option<String> {
-        match m {
-            MonitorMsg::In(l, inner) => Some(match inner.as_ref() {
-                MonitorMsg::Event(ev) => format!("{l}:{}", ev.id),
-                MonitorMsg::Resynced(_) => format!("{l}:resynced"),
-                other => format!("{l}:{other:?}"),
-            }),
-            _ => None,
-        }
-    };
     within(
         common::scaled(Duration::from_secs(10)),
         "subscribed",
@@ -372,6 +365,37 @@ async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
         ping.next(),
     )
     .await;
+    XRound {
+        bus,
+        rx,
+        cancel,
+        _host: host,
+    }
+}
+
+/// While a lattice's round is in flight, its own events wait for its snapshot (so the snapshot
+/// cannot overwrite what they say) and the other lattices' events do not wait at all.
+#[tokio::test]
+async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
+    let mut cfg = MonitorConfig::new(Subjects::new("*"));
+    cfg.ping_timeout = common::scaled(Duration::from_millis(1500));
+    let XRound {
+        bus,
+        mut rx,
+        cancel,
+        _host,
+    } = x_round_in_flight(cfg).await;
+    let mut seen: Vec<String> = Vec::new();
+    let label = |m: &MonitorMsg| -> Option<String> {
+        match m {
+            MonitorMsg::In(l, inner) => Some(match inner.as_ref() {
+                MonitorMsg::Event(ev) => format!("{l}:{}", ev.id),
+                MonitorMsg::Resynced(_) => format!("{l}:resynced"),
+                other => format!("{l}:{other:?}"),
+            }),
+            _ => None,
+        }
+    };
     // x's round waits out its ping window now.
     let later = LatticeEvent::new(
         "x-later",
@@ -426,44 +450,15 @@ async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
 /// and the lattice is resynced again after its round, so the model still ends at the truth.
 #[tokio::test]
 async fn held_events_are_bounded_and_an_overflow_is_answered_with_another_round() {
-    let bus = Bus::local();
-    let _x = FakeHost::start(
-        bus.clone(),
-        "x",
-        FakeState::new("NXHOST", "x-1", &[("MECHO", 1)]),
-    )
-    .await;
-    let mut ping = bus
-        .subscribe(&Subjects::new("x").ping_hosts())
-        .await
-        .expect("subscribe");
     let mut cfg = MonitorConfig::new(Subjects::new("*"));
     cfg.ping_timeout = common::scaled(Duration::from_millis(2000));
     cfg.resync_min_interval = Duration::from_millis(10);
-    let (tx, mut rx) = mpsc::channel(1024);
-    let cancel = CancellationToken::new();
-    tokio::spawn(multi::run(bus.clone(), cfg, tx, cancel.clone()));
-    within(
-        common::scaled(Duration::from_secs(10)),
-        "subscribed",
-        async {
-            while let Some(m) = rx.recv().await {
-                if matches!(m, MonitorMsg::Subscribed) {
-                    return;
-                }
-            }
-        },
-    )
-    .await;
-    bus.publish(&Subjects::new("x").events(), heartbeat("NXHOST", "x-1", 1))
-        .await
-        .expect("publish");
-    within(
-        common::scaled(Duration::from_secs(10)),
-        "x's round",
-        ping.next(),
-    )
-    .await;
+    let XRound {
+        bus,
+        mut rx,
+        cancel,
+        _host,
+    } = x_round_in_flight(cfg).await;
     let burst = multi::MAX_HELD + 5_000;
     let body = heartbeat("NXHOST", "x-1", 1);
     for _ in 0..burst {

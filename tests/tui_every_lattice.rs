@@ -6,73 +6,30 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use common::NatsServer;
+use common::e2e::{HeadlessHost, actor_count, snapshot};
 use common::tmux::Pane;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lattice-tui");
 
-/// A headless host, killed when dropped.
-struct Headless(Child);
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn headless(nats: &NatsServer, lattice: &str, name: &str) -> Headless {
+/// A headless host in `lattice` running the `hello` actor, heartbeating every 5 s.
+fn headless(nats: &NatsServer, lattice: &str, name: &str) -> HeadlessHost {
     let hello = common::actors::actor_wasm("hello");
-    Headless(
-        Command::new(BIN)
-            .args([
-                "--no-ui",
-                "--nats",
-                &nats.url(),
-                "--lattice",
-                lattice,
-                "--friendly-name",
-                name,
-                "--heartbeat-interval",
-                "5",
-                "--actor",
-            ])
-            .arg(&hello)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a headless host"),
+    let dir = hello.parent().expect("actor dir").to_path_buf();
+    let hello = hello.display().to_string();
+    HeadlessHost::start(
+        &nats.url(),
+        lattice,
+        name,
+        &dir,
+        &["--heartbeat-interval", "5", "--actor", &hello],
     )
 }
 
-/// Instances of every actor in `lattice`, from a `snapshot --json` of that lattice alone.
-fn instances(nats: &NatsServer, lattice: &str) -> u64 {
-    let out = Command::new(BIN)
-        .args([
-            "snapshot",
-            "--json",
-            "--nats",
-            &nats.url(),
-            "--lattice",
-            lattice,
-        ])
-        .output()
-        .expect("snapshot");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let model: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    model["hosts"]
-        .as_object()
-        .expect("hosts")
-        .values()
-        .flat_map(|h| h["actors"].as_object().cloned().unwrap_or_default())
-        .map(|(_, a)| a["instances"].as_object().map_or(0, |i| i.len() as u64))
-        .sum()
+/// Instances of `hello` on host `name` of `lattice`, from a `snapshot --json` of that
+/// lattice alone.
+fn instances(nats: &NatsServer, lattice: &str, name: &str) -> u64 {
+    actor_count(&snapshot(&nats.url(), lattice), name, "hello")
 }
 
 /// The header's resync count (every lattice's together).
@@ -115,8 +72,8 @@ fn a_console_following_every_lattice_shows_both_focuses_one_and_acts_in_it() {
     pane.wait_for("the outcome in alpha", |s| {
         s.contains("scale hello 2: 2 running")
     });
-    assert_eq!(instances(&nats, "alpha"), 2, "alpha scaled");
-    assert_eq!(instances(&nats, "beta"), 1, "beta untouched");
+    assert_eq!(instances(&nats, "alpha", "alpha-host"), 2, "alpha scaled");
+    assert_eq!(instances(&nats, "beta", "beta-host"), 1, "beta untouched");
     pane.keys(":");
     pane.keys("lattice");
     pane.keys("Enter");
@@ -129,8 +86,8 @@ fn a_console_following_every_lattice_shows_both_focuses_one_and_acts_in_it() {
     pane.wait_for("the refusal naming both lattices", |s| {
         s.contains("it could go to 2 lattices (alpha, beta)")
     });
-    assert_eq!(instances(&nats, "alpha"), 2);
-    assert_eq!(instances(&nats, "beta"), 1);
+    assert_eq!(instances(&nats, "alpha", "alpha-host"), 2);
+    assert_eq!(instances(&nats, "beta", "beta-host"), 1);
     pane.keys("q");
     pane.wait_for("the console to exit", |s| s.contains("EXIT=0"));
 }
