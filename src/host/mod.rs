@@ -27,6 +27,7 @@ pub mod lattice_data;
 mod lifecycle;
 mod rates;
 mod reload;
+pub mod rpc;
 pub mod runtime;
 
 use std::path::PathBuf;
