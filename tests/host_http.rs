@@ -808,8 +808,9 @@ async fn bad_bytes_are_load_errors_not_panics() {
         match what {
             "empty" | "garbage" => assert!(matches!(err, LoadError::NotWasm { .. }), "{what}"),
             "core module" => {
-                assert!(matches!(err, LoadError::CoreModule), "{what}");
+                assert!(matches!(err, LoadError::CoreModule(_)), "{what}");
                 assert!(message.contains("not a component"), "{message}");
+                assert!(message.contains("no waPC actor"), "{message}");
             }
             _ => assert!(matches!(err, LoadError::Compile(_)), "{what}: {err}"),
         }

@@ -150,7 +150,7 @@ pub fn validate(
     if !inv.host_id.starts_with('N') && inv.host_id.len() != 56 {
         return Err(Forgery::BadHostId(inv.host_id.clone()));
     }
-    if !issuers.iter().any(|i| *i == claims.issuer) {
+    if !issuers.contains(&claims.issuer) {
         return Err(Forgery::ForeignIssuer);
     }
     if meta.target_url != target_url {

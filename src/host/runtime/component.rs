@@ -29,6 +29,8 @@ pub struct Loaded {
     pub loaded_at: SystemTime,
     /// Pre-linked HTTP entry point; `None` if the component cannot serve HTTP.
     pub proxy: Option<ProxyPre<HostState>>,
+    /// The actor era's waPC module, when these bytes are one (then `proxy` is `None`).
+    pub wapc: Option<super::WapcModule>,
     /// Why `proxy` is `None`, in words fit for a 503 body.
     pub no_http_reason: Option<String>,
     /// The component's export names (e.g. `wasi:http/incoming-handler@0.2.6`).
@@ -57,7 +59,12 @@ impl std::fmt::Debug for Loaded {
 impl Loaded {
     /// Whether this version can serve HTTP requests.
     pub fn serves_http(&self) -> bool {
-        self.proxy.is_some()
+        self.proxy.is_some() || self.wapc.is_some()
+    }
+
+    /// Whether this is an actor-era waPC module.
+    pub fn is_wapc(&self) -> bool {
+        self.wapc.is_some()
     }
 }
 
@@ -90,6 +97,9 @@ impl Runtime {
     }
 
     fn load_blocking(&self, bytes: &[u8], revision: i64) -> Result<Arc<Loaded>, LoadError> {
+        if super::wapc::is_core_module(bytes) {
+            return self.load_wapc(bytes, revision);
+        }
         let engine = &self.inner.engine;
         let started = Instant::now();
         let component =
@@ -129,6 +139,7 @@ impl Runtime {
             compile_time,
             loaded_at: SystemTime::now(),
             proxy,
+            wapc: None,
             no_http_reason,
             exports,
             imports,
@@ -142,8 +153,6 @@ impl Runtime {
 pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     /// `\0asm`.
     const MAGIC: &[u8; 4] = b"\0asm";
-    /// Version 1, layer 0: a core module.
-    const CORE_MODULE: [u8; 4] = [1, 0, 0, 0];
     if bytes.len() > MAX_COMPONENT_BYTES {
         return Err(LoadError::TooLarge {
             size: bytes.len(),
@@ -153,10 +162,41 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         return Err(LoadError::NotWasm { size: bytes.len() });
     }
-    if bytes[4..8] == CORE_MODULE {
-        return Err(LoadError::CoreModule);
-    }
+    // A core module (version 1, layer 0) is checked for the waPC shape when it is compiled.
     Ok(())
+}
+
+impl Runtime {
+    /// Loads an actor-era waPC module (see `wapc`).
+    fn load_wapc(&self, bytes: &[u8], revision: i64) -> Result<Arc<Loaded>, LoadError> {
+        let started = Instant::now();
+        let module = self
+            .load_wapc_blocking(bytes)
+            .map_err(LoadError::CoreModule)?;
+        let compile_time = started.elapsed();
+        let digest = hex::encode(sha2::Sha256::digest(bytes));
+        tracing::info!(
+            revision,
+            %digest,
+            size = bytes.len(),
+            compile_ms = compile_time.as_secs_f64() * 1e3,
+            "waPC module loaded"
+        );
+        Ok(Arc::new(Loaded {
+            revision,
+            digest,
+            size: bytes.len(),
+            compile_time,
+            loaded_at: SystemTime::now(),
+            proxy: None,
+            wapc: Some(module),
+            no_http_reason: None,
+            exports: vec!["__guest_call".into()],
+            imports: vec![],
+            idle: Mutex::new(Vec::new()),
+            output: Arc::new(OutputBudget::new()),
+        }))
+    }
 }
 
 fn no_http_export_reason(exports: &[String], err: &wasmtime::Error) -> String {

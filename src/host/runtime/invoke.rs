@@ -114,6 +114,9 @@ impl Runtime {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        if loaded.is_wapc() {
+            return self.handle_wapc(loaded, actor, req).await;
+        }
         let Some(pre) = loaded.proxy.clone() else {
             return Err(HandleError::NoHttp(
                 loaded

@@ -1,0 +1,104 @@
+//! The one seam both kinds of actor implement: "invoke operation with payload"
+//! ([`Runtime::invoke`]), which lattice RPC and the built-in providers call.
+//!
+//! A waPC module gets the operation as it is (`__guest_call`). A component that exports only
+//! `wasi:http` understands one operation, `HttpServer.HandleRequest`: its msgpack
+//! `HttpRequest` becomes a `wasi:http` request and the response comes back as a msgpack
+//! `HttpResponse` (its body read up to [`MAX_GUEST_BYTES`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+
+use super::wapc_http::HANDLE_REQUEST;
+use super::{HandleError, Loaded, MAX_GUEST_BYTES, Runtime, WapcError};
+use crate::host::rpc::wire::{from_msgpack, to_msgpack};
+use crate::lattice::protocol::interfaces::{HttpRequest, HttpResponse};
+
+impl Runtime {
+    /// Runs `operation` with `msg` on `loaded` for `actor` and returns the reply payload.
+    ///
+    /// # Errors
+    /// [`WapcError::Guest`] with the actor's error text, or for an operation a component does
+    /// not understand; traps, deadlines and instantiation failures as they are.
+    pub async fn invoke(
+        &self,
+        loaded: &Arc<Loaded>,
+        actor: &str,
+        operation: &str,
+        msg: Vec<u8>,
+    ) -> Result<Vec<u8>, WapcError> {
+        if let Some(module) = loaded.wapc.as_ref() {
+            return self
+                .invoke_wapc(module, &loaded.output, actor, operation, msg)
+                .await;
+        }
+        if operation != HANDLE_REQUEST {
+            return Err(WapcError::Guest(format!(
+                "this actor is a component and serves only {HANDLE_REQUEST} (through wasi:http), not {operation}"
+            )));
+        }
+        let req: HttpRequest = from_msgpack(&msg)
+            .map_err(|e| WapcError::Guest(format!("the payload is no HttpRequest: {e}")))?;
+        let http_req = to_hyper(&req).map_err(WapcError::Guest)?;
+        let resp = self
+            .handle(loaded, actor, http_req)
+            .await
+            .map_err(|e| match e {
+                HandleError::Trap(e) => WapcError::Trap(e),
+                HandleError::Deadline(d) => WapcError::Deadline(d),
+                HandleError::Instantiate(e) => WapcError::Instantiate(e),
+                other => WapcError::Guest(other.to_string()),
+            })?;
+        let (parts, body) = resp.into_parts();
+        let body = Limited::new(body, MAX_GUEST_BYTES)
+            .collect()
+            .await
+            .map_err(|e| WapcError::Guest(format!("the actor's response body failed: {e}")))?
+            .to_bytes();
+        let mut header = crate::lattice::protocol::interfaces::HeaderMap::new();
+        for (name, value) in &parts.headers {
+            header
+                .entry(name.as_str().to_string())
+                .or_default()
+                .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        }
+        let out = HttpResponse {
+            status_code: parts.status.as_u16(),
+            header,
+            body: body.to_vec(),
+        };
+        to_msgpack(&out).map_err(|e| WapcError::Guest(e.to_string()))
+    }
+}
+
+/// A `wasi:http` request of an `HttpRequest` (the host is `localhost` unless a `host` header
+/// says otherwise).
+fn to_hyper(req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, String> {
+    let path = if req.path.starts_with('/') {
+        req.path.clone()
+    } else {
+        format!("/{}", req.path)
+    };
+    let uri = if req.query_string.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", req.query_string)
+    };
+    let mut b = hyper::Request::builder()
+        .method(req.method.as_str())
+        .uri(uri);
+    let mut has_host = false;
+    for (name, values) in &req.header {
+        has_host |= name.eq_ignore_ascii_case("host");
+        for v in values {
+            b = b.header(name.as_str(), v.as_str());
+        }
+    }
+    if !has_host {
+        b = b.header("host", "localhost");
+    }
+    b.body(Full::new(Bytes::from(req.body.clone())))
+        .map_err(|e| format!("the HttpRequest is no valid HTTP request: {e}"))
+}
