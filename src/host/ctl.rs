@@ -27,8 +27,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use super::core::{BUILTIN_HTTP_REF, HostInner, ProviderStart};
+use super::core::{HostInner, ProviderStart};
 use super::files::Origin;
+use super::providers::Builtin;
 use crate::lattice::bus::{BusError, Message, Subscription};
 use crate::lattice::protocol::{
     ActorAuctionAck, ActorAuctionRequest, CtlOperationAck, EventData, GetClaimsResponse,
@@ -236,7 +237,8 @@ async fn auction_actor(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
 /// `auction.provider`: a bid only for the built-in provider on a link name it does not run.
 fn auction_provider(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
     let req: ProviderAuctionRequest = parse("auction.provider", payload).ok()?;
-    let runnable = req.provider_ref == BUILTIN_HTTP_REF && !inner.provider_running(&req.link_name);
+    let runnable = Builtin::by_ref(&req.provider_ref).is_some()
+        && !inner.provider_running(&req.provider_ref, &req.link_name);
     (inner.identity.matches(&req.constraints) && runnable).then_some(())?;
     json(&ProviderAuctionAck {
         provider_ref: req.provider_ref,
@@ -391,7 +393,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
                     "invalid cmd.lp request: provider_ref and link_name are required".into(),
                 );
             }
-            if cmd.provider_ref == BUILTIN_HTTP_REF && inner.provider_running(&cmd.link_name) {
+            if inner.provider_running(&cmd.provider_ref, &cmd.link_name) {
                 // OTP: a failure ack at once, and the failure event too.
                 return match inner
                     .start_provider(&cmd.provider_ref, &cmd.link_name, StringMap::new())

@@ -184,6 +184,15 @@ impl HostIdentity {
         self.host_key.public_key()
     }
 
+    /// A copy of the cluster key pair, which signs this host's invocations (PROTOCOL.md §4.3).
+    pub fn cluster_key_pair(&self) -> KeyPair {
+        self.cluster_key
+            .seed()
+            .ok()
+            .and_then(|s| KeyPair::from_seed(&s).ok())
+            .unwrap_or_else(KeyPair::new_cluster)
+    }
+
     /// The cluster public key (`C…`), the host's `issuer`.
     pub fn cluster_public_key(&self) -> String {
         self.cluster_key.public_key()

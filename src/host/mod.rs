@@ -25,6 +25,7 @@ pub mod http;
 pub mod identity;
 pub mod lattice_data;
 mod lifecycle;
+pub mod providers;
 mod rates;
 mod reload;
 pub mod rpc;
@@ -116,6 +117,9 @@ pub struct HostConfig {
     /// Publish the actors' call counters on `lattice-tui.rates.{lattice}.{host}` every
     /// [`RATES_INTERVAL`] (`--no-rates` turns it off); outside `wasmbus.*`.
     pub rates: bool,
+    /// How long an RPC call waits for its reply; default `WASMCLOUD_RPC_TIMEOUT_MS` or
+    /// [`rpc::DEFAULT_RPC_TIMEOUT`] (2 s).
+    pub rpc_timeout: Duration,
 }
 
 impl HostConfig {
@@ -138,6 +142,7 @@ impl HostConfig {
             watch_all: false,
             faults: Faults::default(),
             rates: true,
+            rpc_timeout: rpc::timeout_from_env().unwrap_or(rpc::DEFAULT_RPC_TIMEOUT),
         }
     }
 }
@@ -249,9 +254,18 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
         (None, Some(client)) => LatticeData::nats(client, &cfg.lattice).await?,
         (None, None) => LatticeData::memory(),
     };
+    let rpc = rpc::RpcLink::new(
+        bus.clone(),
+        &cfg.lattice,
+        &identity.host_id(),
+        identity.cluster_key_pair(),
+        identity.cluster_issuers.clone(),
+        cfg.rpc_timeout,
+    );
     let inner = Arc::new(HostInner::new(CoreParts {
         identity,
         subjects,
+        rpc,
         bus,
         runtime,
         http,
@@ -264,6 +278,9 @@ pub async fn start(bus: Bus, cfg: HostConfig) -> Result<Host, HostError> {
         },
         faults: cfg.faults,
     }));
+    inner
+        .runtime
+        .set_host_calls(Arc::new(core::CoreCalls(Arc::downgrade(&inner))));
     // The file watcher for hot reload; without it (no inotify, say) the host runs without.
     // Candidates let a reload compile while the watcher confirms the file is stable.
     let watch_cfg = crate::watch::WatchConfig {

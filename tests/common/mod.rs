@@ -247,5 +247,6 @@ pub async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 
 pub mod actors;
 pub mod e2e;
+pub mod era;
 pub mod fake_lattice;
 pub mod lattice;

@@ -238,6 +238,12 @@ impl HostInner {
                 .get(super::super::reload::WATCH_ANNOTATION)
                 .is_some_and(|v| v == "true");
         let watched = wants_watch && super::super::reload::watch(&self.watcher, &source);
+        let rpc = self.serve_actor_rpc(&pk).await.map_err(|e| {
+            (
+                Some(pk.clone()),
+                format!("cannot subscribe to the actor's RPC subject: {e}"),
+            )
+        })?;
         {
             let mut actors = lock(&self.actors);
             if !actors.contains_key(&pk) {
@@ -254,6 +260,7 @@ impl HostInner {
                         watched,
                         last_reload: None,
                         last_error: None,
+                        _rpc: rpc,
                     },
                 );
             }

@@ -22,6 +22,7 @@
 //! - files only as the file-load policy allows (`files.rs`).
 
 mod actors;
+mod calls;
 mod providers;
 mod queries;
 mod routes;
@@ -43,12 +44,14 @@ use super::files::FileLoadPolicy;
 use super::http::{CallStats, HttpProvider};
 use super::identity::HostIdentity;
 use super::lattice_data::LatticeData;
+use super::rpc::RpcLink;
 use super::runtime::{Loaded, Runtime};
 use crate::lattice::bus::Bus;
 use crate::lattice::protocol::{LinkDefinition, RegistryCredentialMap, StringMap};
 use crate::lattice::subjects::Subjects;
 use crate::sync::lock;
 
+pub(crate) use self::calls::CoreCalls;
 pub use self::queries::uptime_human;
 pub(crate) use self::update::Speculation;
 
@@ -74,11 +77,7 @@ pub const DEFAULT_MAX_PENDING_OPS: usize = 64;
 /// The built-in HTTP server provider's public key: a service key (`V…`) derived from a fixed
 /// seed, the same on every lattice-tui host, so one link serves on whichever hosts run it.
 pub fn builtin_http_key() -> String {
-    use sha2::{Digest, Sha256};
-    let seed: [u8; 32] = Sha256::digest(b"lattice-tui/builtin/httpserver/v1").into();
-    nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::Service, seed)
-        .map(|kp| kp.public_key())
-        .unwrap_or_else(|_| format!("V{}", hex::encode_upper(&seed[..27])))
+    super::providers::HTTPSERVER.public_key()
 }
 
 /// How much work lattice clients can make this host take on.
@@ -132,6 +131,8 @@ struct ActorEntry {
     last_reload: Option<super::ReloadInfo>,
     /// The last failed update or reload, cleared by the next good one.
     last_error: Option<String>,
+    /// The actor's RPC subscriber; dropping the entry stops it.
+    _rpc: calls::RpcServing,
 }
 
 impl ActorEntry {
@@ -140,14 +141,16 @@ impl ActorEntry {
     }
 }
 
-/// A running instance of the built-in HTTP server provider (keyed by link name).
-#[derive(Debug, Clone)]
+/// A running built-in provider, keyed by (public key, link name).
 struct ProviderEntry {
+    builtin: super::providers::Builtin,
     image_ref: String,
     instance_id: String,
     annotations: StringMap,
     /// Last health published: `None` until the first check.
     healthy: Option<bool>,
+    /// Its RPC subscriber, for providers called over RPC; dropping the entry stops it.
+    _serving: Option<calls::RpcServing>,
 }
 
 /// A route currently applied to the HTTP provider, by link id.
@@ -184,6 +187,8 @@ pub struct Faults {
 pub(crate) struct HostInner {
     pub identity: HostIdentity,
     pub subjects: Subjects,
+    /// This host's side of lattice RPC (signing, timeouts).
+    pub rpc: RpcLink,
     pub bus: Bus,
     pub events: EventPublisher,
     pub runtime: Runtime,
@@ -194,7 +199,7 @@ pub(crate) struct HostInner {
     started: Instant,
     builtin_http_key: String,
     actors: Mutex<BTreeMap<String, ActorEntry>>,
-    providers: Mutex<BTreeMap<String, ProviderEntry>>,
+    providers: Mutex<BTreeMap<(String, String), ProviderEntry>>,
     /// Every link of the lattice, as last seen in the lattice data.
     links: Mutex<BTreeMap<String, LinkDefinition>>,
     routes: Mutex<BTreeMap<String, AppliedRoute>>,
@@ -222,6 +227,7 @@ pub(crate) struct HostInner {
 pub(crate) struct CoreParts {
     pub identity: HostIdentity,
     pub subjects: Subjects,
+    pub rpc: RpcLink,
     pub bus: Bus,
     pub runtime: Runtime,
     pub http: HttpProvider,
@@ -250,6 +256,7 @@ impl HostInner {
         let CoreParts {
             identity,
             subjects,
+            rpc,
             bus,
             runtime,
             http,
@@ -262,6 +269,7 @@ impl HostInner {
         Self {
             identity,
             subjects,
+            rpc,
             bus,
             events,
             runtime,

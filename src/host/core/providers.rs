@@ -1,51 +1,56 @@
-//! The built-in HTTP server capability provider (`builtin:httpserver`): starting and stopping
-//! it per link name, its claims, and its health checks (`health_check_passed` / `_failed` on a
-//! change, `health_check_status` otherwise, as OTP 0.62+). Its health also reflects whether
-//! its routes can be trusted: failed routes or a lattice-data watch that is down make it
-//! unhealthy.
+//! The provider table: the built-in providers (`builtin:httpserver`, `builtin:keyvalue`; see
+//! [`crate::host::providers`]) started and stopped per (provider, link name), their claims,
+//! their RPC subscribers and their health checks (`health_check_passed` / `_failed` on a
+//! change, `health_check_status` otherwise, as OTP 0.62+). The HTTP server's health also
+//! reflects whether its routes can be trusted: failed routes or a lattice-data watch that is
+//! down make it unhealthy.
 
 use std::sync::Arc;
 
-use super::{
-    BUILTIN_HTTP_NAME, BUILTIN_HTTP_REF, HTTP_CONTRACT, HostInner, OpError, ProviderEntry,
-    ProviderStart, new_instance_id,
-};
+use futures::future::BoxFuture;
+
+use super::super::providers::{Builtin, HTTPSERVER, KEYVALUE, keyvalue};
+use super::super::rpc::wire::{Invocation, provider_subject};
+use super::super::rpc::{self, Handler};
+use super::calls::RpcServing;
+use super::{HostInner, OpError, ProviderEntry, ProviderStart, new_instance_id};
 use crate::lattice::protocol::{
     ClaimsMap, EventData, HealthCheck, ProviderEventClaims, ProviderStartFailed, ProviderStarted,
     ProviderStopped, StringMap,
 };
 use crate::sync::lock;
 
+fn provider_claims(b: Builtin) -> ProviderEventClaims {
+    ProviderEventClaims {
+        issuer: Some(String::new()),
+        tags: Some(vec![]),
+        name: Some(b.name.to_string()),
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        not_before_human: Some("immediately".into()),
+        expires_human: Some("never".into()),
+    }
+}
+
+fn provider_claims_map(b: Builtin) -> ClaimsMap {
+    [
+        ("sub", b.public_key()),
+        ("iss", String::new()),
+        ("name", b.name.to_string()),
+        ("call_alias", String::new()),
+        ("caps", String::new()),
+        ("rev", "0".to_string()),
+        ("tags", String::new()),
+        ("version", env!("CARGO_PKG_VERSION").to_string()),
+        ("contract_id", b.contract.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 impl HostInner {
-    fn provider_claims(&self) -> ProviderEventClaims {
-        ProviderEventClaims {
-            issuer: Some(String::new()),
-            tags: Some(vec![]),
-            name: Some(BUILTIN_HTTP_NAME.to_string()),
-            version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            not_before_human: Some("immediately".into()),
-            expires_human: Some("never".into()),
-        }
-    }
-
-    fn provider_claims_map(&self) -> ClaimsMap {
-        [
-            ("sub", self.builtin_http_key.clone()),
-            ("iss", String::new()),
-            ("name", BUILTIN_HTTP_NAME.to_string()),
-            ("call_alias", String::new()),
-            ("caps", String::new()),
-            ("rev", "0".to_string()),
-            ("tags", String::new()),
-            ("version", env!("CARGO_PKG_VERSION").to_string()),
-            ("contract_id", HTTP_CONTRACT.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// Starts a provider. Only the built-in HTTP server (`builtin:httpserver`) runs here.
+    /// Starts a provider. The built-in ones run here ([`Builtin`]); anything else fails with
+    /// a `provider_start_failed` that says so.
     pub async fn start_provider(
         self: &Arc<Self>,
         provider_ref: &str,
@@ -59,26 +64,48 @@ impl HostInner {
                 error,
             })
         };
-        if provider_ref != BUILTIN_HTTP_REF {
+        let Some(builtin) = Builtin::by_ref(provider_ref) else {
             let error = format!(
-                "only the built-in HTTP server provider ({BUILTIN_HTTP_REF}) runs on this host; {provider_ref} is not supported yet"
+                "only the built-in providers ({}, {}) run on this host; {provider_ref} is not supported yet",
+                HTTPSERVER.reference, KEYVALUE.reference
             );
             self.events.publish(failed(error)).await;
             return ProviderStart::Failed;
+        };
+        let key = (builtin.public_key(), link_name.to_string());
+        if lock(&self.providers).contains_key(&key) {
+            let error = format!(
+                "provider {provider_ref} with link name {link_name} is already running on this host"
+            );
+            self.events.publish(failed(error.clone())).await;
+            return ProviderStart::AlreadyRunning(error);
         }
+        let serving = if builtin == KEYVALUE {
+            match self.serve_keyvalue(link_name).await {
+                Ok(s) => Some(s),
+                Err(error) => {
+                    self.events.publish(failed(error)).await;
+                    return ProviderStart::Failed;
+                }
+            }
+        } else {
+            None
+        };
         let instance_id = new_instance_id();
         let inserted = {
             let mut providers = lock(&self.providers);
-            if providers.contains_key(link_name) {
+            if providers.contains_key(&key) {
                 false
             } else {
                 providers.insert(
-                    link_name.to_string(),
+                    key.clone(),
                     ProviderEntry {
+                        builtin,
                         image_ref: provider_ref.to_string(),
                         instance_id: instance_id.clone(),
                         annotations: annotations.clone(),
                         healthy: None,
+                        _serving: serving,
                     },
                 );
                 true
@@ -86,55 +113,119 @@ impl HostInner {
         };
         if !inserted {
             let error = format!(
-                "provider {BUILTIN_HTTP_REF} with link name {link_name} is already running on this host"
+                "provider {provider_ref} with link name {link_name} is already running on this host"
             );
             self.events.publish(failed(error.clone())).await;
             return ProviderStart::AlreadyRunning(error);
         }
-        if let Err(e) = self.data.put_claims(&self.provider_claims_map()).await {
+        if let Err(e) = self.data.put_claims(&provider_claims_map(builtin)).await {
             tracing::warn!(error = %e, "could not write provider claims");
         }
         self.events
             .publish(EventData::ProviderStarted(ProviderStarted {
-                public_key: self.builtin_http_key.clone(),
+                public_key: key.0.clone(),
                 image_ref: Some(provider_ref.to_string()),
                 link_name: link_name.to_string(),
-                contract_id: HTTP_CONTRACT.to_string(),
+                contract_id: builtin.contract.to_string(),
                 instance_id,
                 annotations,
-                claims: Some(self.provider_claims()),
+                claims: Some(provider_claims(builtin)),
             }))
             .await;
-        self.reconcile_routes().await;
+        if builtin == HTTPSERVER {
+            self.reconcile_routes().await;
+        }
         self.check_health().await;
         ProviderStart::Started
     }
 
-    /// Stops the built-in provider running under `link_name`.
+    /// Opens `builtin:keyvalue`'s store for `link_name` and serves its RPC subject (queue
+    /// group = the subject: one host answers each call).
+    async fn serve_keyvalue(self: &Arc<Self>, link_name: &str) -> Result<RpcServing, String> {
+        let store = match self.bus.nats_client() {
+            Some(client) => keyvalue::Store::nats(client, self.rpc.prefix(), link_name).await?,
+            None => keyvalue::Store::memory(),
+        };
+        let store = Arc::new(store);
+        let pk = KEYVALUE.public_key();
+        let subject = provider_subject(self.rpc.prefix(), &pk, link_name);
+        let sub = self
+            .bus
+            .queue_subscribe(&subject, &subject)
+            .await
+            .map_err(|e| format!("cannot subscribe to {subject}: {e}"))?;
+        let cancel = self.shutdown.child_token();
+        let weak = Arc::downgrade(self);
+        let link = link_name.to_string();
+        let handler: Handler = Arc::new(move |inv: Invocation| {
+            let weak = weak.clone();
+            let store = Arc::clone(&store);
+            let link = link.clone();
+            let fut: BoxFuture<'static, Result<Vec<u8>, String>> = Box::pin(async move {
+                let Some(host) = weak.upgrade() else {
+                    return Err("the host is stopping".to_string());
+                };
+                host.check_provider_link(&inv, KEYVALUE.contract, &link)?;
+                keyvalue::handle(&store, &inv.operation, &inv.msg).await
+            });
+            fut
+        });
+        self.tasks
+            .spawn(rpc::serve(self.rpc.clone(), sub, handler, cancel.clone()));
+        Ok(RpcServing(cancel))
+    }
+
+    /// A provider answers only actors linked to it (the SDK's `unlinked actor` refusal).
+    fn check_provider_link(
+        &self,
+        inv: &Invocation,
+        contract: &str,
+        link_name: &str,
+    ) -> Result<(), String> {
+        let actor = &inv.origin.public_key;
+        let linked = lock(&self.links)
+            .values()
+            .any(|l| l.actor_id == *actor && l.contract_id == contract && l.link_name == link_name);
+        if linked {
+            Ok(())
+        } else {
+            Err(format!("unlinked actor: '{actor}'"))
+        }
+    }
+
+    /// Stops the provider `provider` (its public key or its reference) running under
+    /// `link_name`.
     ///
     /// # Errors
     /// It does not run here.
     pub async fn stop_provider(
         self: &Arc<Self>,
-        public_key: &str,
+        provider: &str,
         link_name: &str,
     ) -> Result<(), OpError> {
-        if public_key != self.builtin_http_key {
-            return Err(format!("provider {public_key} is not running on this host"));
-        }
-        let Some(entry) = lock(&self.providers).remove(link_name) else {
-            return Err(format!(
-                "provider {public_key} with link name {link_name} is not running on this host"
-            ));
+        let public_key = Builtin::by_ref(provider)
+            .map(|b| b.public_key())
+            .unwrap_or_else(|| provider.to_string());
+        let key = (public_key.clone(), link_name.to_string());
+        let Some(entry) = lock(&self.providers).remove(&key) else {
+            return Err(if Builtin::by_key(&public_key).is_some() {
+                format!(
+                    "provider {public_key} with link name {link_name} is not running on this host"
+                )
+            } else {
+                format!("provider {public_key} is not running on this host")
+            });
         };
-        self.reconcile_routes().await;
+        if entry.builtin == HTTPSERVER {
+            self.reconcile_routes().await;
+        }
         self.events
             .publish(EventData::ProviderStopped(ProviderStopped {
-                public_key: public_key.to_string(),
+                public_key,
                 link_name: link_name.to_string(),
-                contract_id: HTTP_CONTRACT.to_string(),
-                instance_id: entry.instance_id,
-                annotations: entry.annotations,
+                contract_id: entry.builtin.contract.to_string(),
+                instance_id: entry.instance_id.clone(),
+                annotations: entry.annotations.clone(),
                 reason: "normal".into(),
             }))
             .await;
@@ -143,33 +234,37 @@ impl HostInner {
 
     /// Stops every provider (shutdown), with their events.
     pub async fn stop_all_providers(self: &Arc<Self>) {
-        let links: Vec<String> = lock(&self.providers).keys().cloned().collect();
-        let key = self.builtin_http_key.clone();
-        for link in links {
-            let _ = self.stop_provider(&key, &link).await;
+        let keys: Vec<(String, String)> = lock(&self.providers).keys().cloned().collect();
+        for (pk, link) in keys {
+            let _ = self.stop_provider(&pk, &link).await;
         }
     }
 
     /// Publishes provider health: `health_check_passed` / `_failed` on a change,
     /// `health_check_status` otherwise (OTP 0.62+).
     pub async fn check_health(&self) {
-        let healthy = self.http.healthy()
+        let http_healthy = self.http.healthy()
             && lock(&self.route_errors).is_empty()
             && lock(&self.data_watch_error).is_none();
-        let updates: Vec<(String, Option<bool>)> = {
+        let updates: Vec<(Builtin, String, Option<bool>, bool)> = {
             let mut providers = lock(&self.providers);
             providers
                 .iter_mut()
-                .map(|(link, p)| {
+                .map(|((_, link), p)| {
+                    let healthy = if p.builtin == HTTPSERVER {
+                        http_healthy
+                    } else {
+                        true
+                    };
                     let before = p.healthy.replace(healthy);
-                    (link.clone(), before)
+                    (p.builtin, link.clone(), before, healthy)
                 })
                 .collect()
         };
-        for (link, before) in updates {
+        for (builtin, link, before, healthy) in updates {
             let hc = HealthCheck {
-                public_key: self.builtin_http_key.clone(),
-                contract_id: HTTP_CONTRACT.to_string(),
+                public_key: builtin.public_key(),
+                contract_id: builtin.contract.to_string(),
                 link_name: link,
             };
             let data = match (before, healthy) {
@@ -181,8 +276,10 @@ impl HostInner {
         }
     }
 
-    /// Whether the built-in provider runs here under `link_name`.
-    pub fn provider_running(&self, link_name: &str) -> bool {
-        lock(&self.providers).contains_key(link_name)
+    /// Whether the provider started by `reference` runs here under `link_name`.
+    pub fn provider_running(&self, reference: &str, link_name: &str) -> bool {
+        Builtin::by_ref(reference).is_some_and(|b| {
+            lock(&self.providers).contains_key(&(b.public_key(), link_name.to_string()))
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! What the host says about itself: the `ping.hosts` reply, the inventory, heartbeat data,
 //! `host_started` / `host_stopped`, and the console's per-actor facts.
 
-use super::{BUILTIN_HTTP_NAME, HTTP_CONTRACT, HostInner};
+use super::HostInner;
 use crate::lattice::protocol::{
     ActorDescription, ActorInstance, EventData, HeartbeatActors, HeartbeatProvider, Host,
     HostHeartbeat, HostInventory, HostStarted, HostStopped, ProviderDescription,
@@ -78,12 +78,12 @@ impl HostInner {
             .collect();
         let providers = lock(&self.providers)
             .iter()
-            .map(|(link, p)| ProviderDescription {
-                id: self.builtin_http_key.clone(),
+            .map(|((pk, link), p)| ProviderDescription {
+                id: pk.clone(),
                 image_ref: Some(p.image_ref.clone()),
-                contract_id: HTTP_CONTRACT.to_string(),
+                contract_id: p.builtin.contract.to_string(),
                 link_name: link.clone(),
-                name: Some(BUILTIN_HTTP_NAME.to_string()),
+                name: Some(p.builtin.name.to_string()),
                 instance_id: p.instance_id.clone(),
                 annotations: Some(p.annotations.clone()),
                 revision: 0,
@@ -112,11 +112,11 @@ impl HostInner {
             })
             .collect();
         let providers = lock(&self.providers)
-            .keys()
-            .map(|link| HeartbeatProvider {
-                public_key: self.builtin_http_key.clone(),
+            .iter()
+            .map(|((pk, link), p)| HeartbeatProvider {
+                public_key: pk.clone(),
                 link_name: link.clone(),
-                contract_id: HTTP_CONTRACT.to_string(),
+                contract_id: p.builtin.contract.to_string(),
                 instance_id: None,
             })
             .collect();

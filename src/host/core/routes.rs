@@ -46,7 +46,7 @@ impl HostInner {
                 .filter(|l| {
                     l.contract_id == HTTP_CONTRACT
                         && l.provider_id == self.builtin_http_key
-                        && providers.contains_key(&l.link_name)
+                        && providers.contains_key(&(l.provider_id.clone(), l.link_name.clone()))
                 })
                 .filter_map(|l| {
                     let a = actors.get(&l.actor_id)?;

@@ -172,6 +172,28 @@ impl CallStats {
     fn record_failure(&self, reason: &str) {
         *lock(&self.last_failure) = Some(reason.to_owned());
     }
+
+    /// Counts one call that did not come through this provider (lattice RPC): a call, and an
+    /// error with its reason when it failed.
+    pub fn record_rpc_call(&self, failure: Option<&str>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(reason) = failure {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            self.record_failure(reason);
+        }
+    }
+
+    /// An RPC call started (it counts as in flight until [`CallStats::rpc_call_done`]).
+    pub fn rpc_call_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An RPC call ended.
+    pub fn rpc_call_done(&self) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 /// A guest call that failed, as [`FailureReports::sink`] receives it.

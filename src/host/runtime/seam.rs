@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 
 use super::wapc_http::HANDLE_REQUEST;
-use super::{HandleError, Loaded, MAX_GUEST_BYTES, Runtime, WapcError};
+use super::{HandleError, Loaded, MAX_GUEST_BYTES, ResponseBody, Runtime, WapcError};
 use crate::host::rpc::wire::{from_msgpack, to_msgpack};
 use crate::lattice::protocol::interfaces::{HttpRequest, HttpResponse};
 
@@ -52,11 +52,9 @@ impl Runtime {
                 other => WapcError::Guest(other.to_string()),
             })?;
         let (parts, body) = resp.into_parts();
-        let body = Limited::new(body, MAX_GUEST_BYTES)
-            .collect()
+        let body = collect_limited(body, MAX_GUEST_BYTES)
             .await
-            .map_err(|e| WapcError::Guest(format!("the actor's response body failed: {e}")))?
-            .to_bytes();
+            .map_err(|e| WapcError::Guest(format!("the actor's response body failed: {e}")))?;
         let mut header = crate::lattice::protocol::interfaces::HeaderMap::new();
         for (name, value) in &parts.headers {
             header
@@ -67,10 +65,26 @@ impl Runtime {
         let out = HttpResponse {
             status_code: parts.status.as_u16(),
             header,
-            body: body.to_vec(),
+            body,
         };
         to_msgpack(&out).map_err(|e| WapcError::Guest(e.to_string()))
     }
+}
+
+/// Reads a response body up to `limit` bytes (frame by frame: `http_body_util::Limited`'s
+/// error conversion defeats the `Send` proof of the futures that call this).
+async fn collect_limited(mut body: ResponseBody, limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if out.len().saturating_add(data.len()) > limit {
+                return Err(format!("the body is larger than {limit} bytes"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
 }
 
 /// A `wasi:http` request of an `HttpRequest` (the host is `localhost` unless a `host` header
