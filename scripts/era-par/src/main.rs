@@ -40,7 +40,9 @@ fn parse_args() -> Result<Opts, Error> {
         let Some(name) = flag.strip_prefix("--") else {
             return Err(format!("unexpected argument '{flag}'").into());
         };
-        let value = args.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("--{name} needs a value"))?;
         kv.insert(name.to_string(), value);
     }
     let take = |kv: &mut HashMap<String, String>, k: &str, default: Option<&str>| {
@@ -59,7 +61,11 @@ fn parse_args() -> Result<Opts, Error> {
         version: take(&mut kv, "version", Some("0.1.0"))?,
         seeds: kv
             .remove("seeds")
-            .or_else(|| std::env::var("ERA_PAR_SEEDS").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("ERA_PAR_SEEDS")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .map(PathBuf::from),
     };
     if let Some(k) = kv.keys().next() {
@@ -109,7 +115,9 @@ async fn main() -> Result<(), Error> {
     // Read it back with the same crate: claims present, target there, hash checked on load.
     let bytes = std::fs::read(&opts.out)?;
     let loaded = ProviderArchive::try_load(&bytes).await?;
-    let claims = loaded.claims().ok_or("archive has no claims after writing")?;
+    let claims = loaded
+        .claims()
+        .ok_or("archive has no claims after writing")?;
     let meta = claims.metadata.as_ref().ok_or("claims have no metadata")?;
     if loaded.target_bytes(&opts.target).as_deref() != Some(binary.as_slice()) {
         return Err(format!("target {} does not read back", opts.target).into());

@@ -72,7 +72,10 @@ impl Store {
             }
             self.entries.insert(
                 key.to_string(),
-                Entry { value: Value::List(Vec::new()), expires_at: None },
+                Entry {
+                    value: Value::List(Vec::new()),
+                    expires_at: None,
+                },
             );
         }
         match self.entries.get_mut(key).map(|e| &mut e.value) {
@@ -89,7 +92,10 @@ impl Store {
             }
             self.entries.insert(
                 key.to_string(),
-                Entry { value: Value::Set(BTreeSet::new()), expires_at: None },
+                Entry {
+                    value: Value::Set(BTreeSet::new()),
+                    expires_at: None,
+                },
             );
         }
         match self.entries.get_mut(key).map(|e| &mut e.value) {
@@ -121,7 +127,9 @@ impl KvMemory {
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while the lock was held cannot leave the map half-written (every operation
         // is a single insert/remove), so a poisoned lock is still usable.
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -130,7 +138,10 @@ impl ProviderDispatch for KvMemory {}
 #[async_trait]
 impl ProviderHandler for KvMemory {
     async fn put_link(&self, ld: &LinkDefinition) -> RpcResult<bool> {
-        eprintln!("kv-memory: link put for actor {} (link {})", ld.actor_id, ld.link_name);
+        eprintln!(
+            "kv-memory: link put for actor {} (link {})",
+            ld.actor_id, ld.link_name
+        );
         Ok(true)
     }
 
@@ -150,7 +161,10 @@ impl KeyValue for KvMemory {
         let mut store = self.store();
         let (current, expires_at) = match store.live(&arg.key) {
             None => (0, None),
-            Some(Entry { value: Value::Str(s), expires_at }) => {
+            Some(Entry {
+                value: Value::Str(s),
+                expires_at,
+            }) => {
                 let n = s.trim().parse::<i32>().map_err(|_| {
                     RpcError::Other(format!(
                         "value of key '{}' is not an integer: '{s}'",
@@ -166,7 +180,10 @@ impl KeyValue for KvMemory {
         })?;
         store.entries.insert(
             arg.key.clone(),
-            Entry { value: Value::Str(next.to_string()), expires_at },
+            Entry {
+                value: Value::Str(next.to_string()),
+                expires_at,
+            },
         );
         Ok(next)
     }
@@ -190,10 +207,17 @@ impl KeyValue for KvMemory {
     ) -> RpcResult<GetResponse> {
         let key = arg.to_string();
         match self.store().live(&key) {
-            None => Ok(GetResponse { value: String::new(), exists: false }),
-            Some(Entry { value: Value::Str(s), .. }) => {
-                Ok(GetResponse { value: s.clone(), exists: true })
-            }
+            None => Ok(GetResponse {
+                value: String::new(),
+                exists: false,
+            }),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(GetResponse {
+                value: s.clone(),
+                exists: true,
+            }),
             Some(_) => Err(wrong_type(&key, "string")),
         }
     }
@@ -241,7 +265,11 @@ impl KeyValue for KvMemory {
         let len = list.len() as i64;
         let norm = |i: i32| -> i64 {
             let i = i64::from(i);
-            if i < 0 { (len + i).max(0) } else { i }
+            if i < 0 {
+                (len + i).max(0)
+            } else {
+                i
+            }
         };
         let (start, stop) = (norm(arg.start), norm(arg.stop).min(len - 1));
         if len == 0 || start > stop || start >= len {
@@ -251,11 +279,14 @@ impl KeyValue for KvMemory {
     }
 
     async fn set(&self, _ctx: &Context, arg: &SetRequest) -> RpcResult<()> {
-        let expires_at = (arg.expires > 0)
-            .then(|| Instant::now() + Duration::from_secs(u64::from(arg.expires)));
+        let expires_at =
+            (arg.expires > 0).then(|| Instant::now() + Duration::from_secs(u64::from(arg.expires)));
         self.store().entries.insert(
             arg.key.clone(),
-            Entry { value: Value::Str(arg.value.clone()), expires_at },
+            Entry {
+                value: Value::Str(arg.value.clone()),
+                expires_at,
+            },
         );
         Ok(())
     }
@@ -297,7 +328,11 @@ impl KeyValue for KvMemory {
         _ctx: &Context,
         arg: &TS,
     ) -> RpcResult<StringList> {
-        Ok(self.store().set_members(&arg.to_string())?.into_iter().collect())
+        Ok(self
+            .store()
+            .set_members(&arg.to_string())?
+            .into_iter()
+            .collect())
     }
 
     async fn set_union(&self, _ctx: &Context, arg: &StringList) -> RpcResult<StringList> {
@@ -320,5 +355,239 @@ impl KeyValue for KvMemory {
             return Ok(false);
         }
         Ok(store.remove(&key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store never awaits, so one poll finishes every operation.
+    fn now<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("operation did not complete in one poll"),
+        }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn strings_and_counters() {
+        let kv = KvMemory::default();
+        let c = Context::default();
+        assert!(!now(kv.get(&c, "a")).unwrap().exists);
+        now(kv.set(
+            &c,
+            &SetRequest {
+                key: "a".into(),
+                value: "1".into(),
+                expires: 0,
+            },
+        ))
+        .unwrap();
+        let g = now(kv.get(&c, "a")).unwrap();
+        assert_eq!((g.value.as_str(), g.exists), ("1", true));
+        assert!(now(kv.contains(&c, "a")).unwrap());
+        let inc = |k: &str, v| {
+            now(kv.increment(
+                &c,
+                &IncrementRequest {
+                    key: k.into(),
+                    value: v,
+                },
+            ))
+        };
+        assert_eq!(inc("a", 41).unwrap(), 42);
+        assert_eq!(inc("n", -3).unwrap(), -3);
+        assert_eq!(now(kv.get(&c, "n")).unwrap().value, "-3");
+        now(kv.set(
+            &c,
+            &SetRequest {
+                key: "t".into(),
+                value: "x".into(),
+                expires: 0,
+            },
+        ))
+        .unwrap();
+        assert!(inc("t", 1)
+            .unwrap_err()
+            .to_string()
+            .contains("not an integer"));
+        now(kv.set(
+            &c,
+            &SetRequest {
+                key: "m".into(),
+                value: i32::MAX.to_string(),
+                expires: 0,
+            },
+        ))
+        .unwrap();
+        assert!(inc("m", 1).unwrap_err().to_string().contains("overflows"));
+        assert!(now(kv.del(&c, "a")).unwrap());
+        assert!(!now(kv.del(&c, "a")).unwrap());
+        assert!(!now(kv.contains(&c, "a")).unwrap());
+    }
+
+    #[test]
+    fn expiry() {
+        let kv = KvMemory::default();
+        let c = Context::default();
+        now(kv.set(
+            &c,
+            &SetRequest {
+                key: "e".into(),
+                value: "v".into(),
+                expires: 1,
+            },
+        ))
+        .unwrap();
+        assert!(now(kv.contains(&c, "e")).unwrap());
+        kv.store().entries.get_mut("e").unwrap().expires_at = Some(Instant::now());
+        assert!(!now(kv.contains(&c, "e")).unwrap());
+        assert!(!now(kv.get(&c, "e")).unwrap().exists);
+    }
+
+    #[test]
+    fn lists() {
+        let kv = KvMemory::default();
+        let c = Context::default();
+        for (i, v) in ["a", "b", "c", "b"].iter().enumerate() {
+            let n = now(kv.list_add(
+                &c,
+                &ListAddRequest {
+                    list_name: "l".into(),
+                    value: v.to_string(),
+                },
+            ));
+            assert_eq!(n.unwrap() as usize, i + 1);
+        }
+        let range = |start, stop| {
+            now(kv.list_range(
+                &c,
+                &ListRangeRequest {
+                    list_name: "l".into(),
+                    start,
+                    stop,
+                },
+            ))
+            .unwrap()
+        };
+        assert_eq!(range(0, -1), s(&["a", "b", "c", "b"]));
+        assert_eq!(range(1, 2), s(&["b", "c"]));
+        assert_eq!(range(-2, 10), s(&["c", "b"]));
+        assert_eq!(range(3, 1), s(&[]));
+        assert_eq!(range(9, 12), s(&[]));
+        let del = |v: &str| {
+            now(kv.list_del(
+                &c,
+                &ListDelRequest {
+                    list_name: "l".into(),
+                    value: v.into(),
+                },
+            ))
+        };
+        assert!(del("b").unwrap());
+        assert_eq!(range(0, -1), s(&["a", "c", "b"]));
+        assert!(!del("zz").unwrap());
+        assert!(now(kv.get(&c, "l"))
+            .unwrap_err()
+            .to_string()
+            .starts_with("WRONGTYPE"));
+        assert!(now(kv.list_clear(&c, "l")).unwrap());
+        assert!(!now(kv.list_clear(&c, "l")).unwrap());
+        assert_eq!(range(0, -1), s(&[]));
+    }
+
+    #[test]
+    fn sets() {
+        let kv = KvMemory::default();
+        let c = Context::default();
+        let add = |set: &str, v: &str| {
+            now(kv.set_add(
+                &c,
+                &SetAddRequest {
+                    set_name: set.into(),
+                    value: v.into(),
+                },
+            ))
+            .unwrap()
+        };
+        assert_eq!(add("x", "1"), 1);
+        assert_eq!(add("x", "1"), 0);
+        add("x", "2");
+        add("y", "2");
+        add("y", "3");
+        assert_eq!(now(kv.set_query(&c, "x")).unwrap(), s(&["1", "2"]));
+        assert_eq!(
+            now(kv.set_union(&c, &s(&["x", "y", "none"]))).unwrap(),
+            s(&["1", "2", "3"])
+        );
+        assert_eq!(
+            now(kv.set_intersection(&c, &s(&["x", "y"]))).unwrap(),
+            s(&["2"])
+        );
+        assert_eq!(
+            now(kv.set_intersection(&c, &s(&["x", "none"]))).unwrap(),
+            s(&[])
+        );
+        let del = |v: &str| {
+            now(kv.set_del(
+                &c,
+                &SetDelRequest {
+                    set_name: "x".into(),
+                    value: v.into(),
+                },
+            ))
+        };
+        assert_eq!(del("1").unwrap(), 1);
+        assert_eq!(del("1").unwrap(), 0);
+        now(kv.set(
+            &c,
+            &SetRequest {
+                key: "str".into(),
+                value: "v".into(),
+                expires: 0,
+            },
+        ))
+        .unwrap();
+        assert!(now(kv.set_query(&c, "str"))
+            .unwrap_err()
+            .to_string()
+            .starts_with("WRONGTYPE"));
+        assert!(now(kv.set_clear(&c, "y")).unwrap());
+        assert!(!now(kv.set_clear(&c, "y")).unwrap());
+        assert!(now(kv.set_clear(&c, "str")).is_err());
+    }
+
+    #[test]
+    fn dispatch_uses_the_interface_names() {
+        use wasmbus_rpc::common::{serialize, MessageDispatch};
+        let kv = KvMemory::default();
+        let c = Context::default();
+        let call = |method: &str, arg: Vec<u8>| {
+            now(MessageDispatch::dispatch(
+                &kv,
+                &c,
+                Message {
+                    method,
+                    arg: arg.into(),
+                },
+            ))
+        };
+        let inc = serialize(&IncrementRequest {
+            key: "k".into(),
+            value: 2,
+        })
+        .unwrap();
+        assert_eq!(call("KeyValue.Increment", inc).unwrap(), vec![0x02]);
+        assert!(call("KeyValue.Nope", vec![])
+            .unwrap_err()
+            .to_string()
+            .contains("method not handled"));
     }
 }
