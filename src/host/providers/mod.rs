@@ -6,6 +6,7 @@
 //! Owns what a built-in provider *is* (reference, contract, name, key) and the providers'
 //! operations; the provider table and its events are `core`'s.
 
+pub mod host_data;
 pub mod keyvalue;
 
 /// A provider built into this host.

@@ -84,17 +84,67 @@ pub fn sign(
     operation: &str,
     msg: Vec<u8>,
 ) -> Result<Invocation, Forgery> {
-    let id = uuid::Uuid::new_v4().to_string();
+    // A UUID v4 in 32 hex digits without dashes, as `wasmbus-rpc`'s `make_uuid` writes it.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let claims_id = uuid::Uuid::new_v4().simple().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    sign_with(
+        key,
+        host_id,
+        Stamp {
+            id,
+            jti: claims_id,
+            iat: now,
+        },
+        origin,
+        target,
+        operation,
+        msg,
+    )
+}
+
+/// The identifiers and time of one signed invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// The invocation id (the claims' `sub`).
+    pub id: String,
+    /// The claims' `jti`.
+    pub jti: String,
+    /// The claims' `iat`, seconds since the epoch.
+    pub iat: u64,
+}
+
+/// [`sign`] with the identifiers and time given: the same inputs give the same bytes (Ed25519
+/// is deterministic), which is how the recorded SDK invocations are reproduced in the tests.
+///
+/// # Errors
+/// The key cannot sign.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_with(
+    key: &KeyPair,
+    host_id: &str,
+    stamp: Stamp,
+    origin: WasmCloudEntity,
+    target: WasmCloudEntity,
+    operation: &str,
+    msg: Vec<u8>,
+) -> Result<Invocation, Forgery> {
+    let Stamp { id, jti, iat } = stamp;
     let origin_url = origin.url();
     let target_url = format!("{}/{}", target.url(), operation);
     let hash = invocation_hash(&target_url, &origin_url, operation, &msg);
-    let claims = Claims::<InvocationClaims>::new(
+    let mut claims = Claims::<InvocationClaims>::new(
         key.public_key(),
         id.clone(),
         &target_url,
         &origin_url,
         &hash,
     );
+    claims.id = jti;
+    claims.issued_at = iat;
     let encoded_claims = claims
         .encode(key)
         .map_err(|e| Forgery::BadToken(format!("cannot sign the invocation: {e}")))?;
@@ -196,6 +246,13 @@ mod tests {
         let (k, issuers) = pair();
         let inv = call(&k);
         validate(&inv, None, &issuers).unwrap();
+        // The SDK's id shape: 32 lowercase hex digits, no dashes.
+        assert_eq!(inv.id.len(), 32);
+        assert!(
+            inv.id
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         let back = Invocation::decode(&inv.encode().unwrap()).unwrap();
         assert_eq!(back, inv);
         validate(&back, None, &issuers).unwrap();

@@ -176,14 +176,34 @@ impl InvocationResponse {
         }
     }
 
-    /// A failed reply.
+    /// A failed reply (`content_length` 0, as `wasmbus-rpc` writes it).
     pub fn error(invocation_id: &str, error: impl Into<String>) -> Self {
         Self {
             invocation_id: invocation_id.to_string(),
             error: Some(error.into()),
+            content_length: Some(0),
             ..Self::default()
         }
     }
+}
+
+/// A provider's health check request (`….health`): msgpack `{"placeholder": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckRequest {
+    /// Always `true`.
+    #[serde(default)]
+    pub placeholder: bool,
+}
+
+/// A provider's health check reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckResponse {
+    /// Whether it is healthy.
+    #[serde(default)]
+    pub healthy: bool,
+    /// Why not, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Why bytes are not an RPC message.
