@@ -130,7 +130,8 @@ fn our_validator_accepts_the_good_ones_and_refuses_the_rest_with_the_sdk_s_words
     }
     let manifest: Value = serde_json::from_slice(&read("manifest.json")).unwrap();
     let texts = &manifest["error_texts"];
-    let cases: [(&str, fn(&Forgery) -> bool); 5] = [
+    type Kind = fn(&Forgery) -> bool;
+    let cases: [(&str, Kind); 5] = [
         ("err_foreign_issuer", |f| {
             matches!(f, Forgery::ForeignIssuer)
         }),
