@@ -171,6 +171,17 @@ pub struct HostArgs {
     )]
     pub cluster_issuers: Vec<String>,
 
+    /// How long a lattice RPC call (actor → provider, actor → actor) waits for its reply, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "WASMCLOUD_RPC_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub rpc_timeout_ms: u64,
+
     /// The host's friendly name (default: derived from the host key).
     #[arg(long, value_name = "NAME")]
     pub friendly_name: Option<String>,

@@ -99,6 +99,7 @@ pub fn host_config(lattice: &LatticeArgs, args: &HostArgs, plan: &Plan) -> HostC
         friendly_name: args.friendly_name.clone(),
     };
     cfg.heartbeat_interval = Duration::from_secs(args.heartbeat_interval);
+    cfg.rpc_timeout = Duration::from_millis(args.rpc_timeout_ms);
     cfg.rates = !args.no_rates;
     cfg.runtime = RuntimeConfig {
         max_execution_time: args.max_execution_time,

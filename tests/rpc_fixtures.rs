@@ -90,8 +90,8 @@ fn our_signer_reproduces_the_sdk_s_invocations_from_the_same_keys() {
             &sdk.host_id,
             Stamp {
                 id: sdk.id.clone(),
-                jti: claims["jti"].as_str().unwrap().to_string(),
-                iat: claims["iat"].as_u64().unwrap(),
+                jti: Some(claims["jti"].as_str().unwrap().to_string()),
+                iat: Some(claims["iat"].as_u64().unwrap()),
             },
             sdk.origin.clone(),
             sdk.target.clone(),

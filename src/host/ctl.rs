@@ -188,7 +188,7 @@ async fn answer(
             json(&inner.ping_reply())
         }
         CtlRoute::AuctionActor => auction_actor(inner, payload).await,
-        CtlRoute::AuctionProvider => auction_provider(inner, payload),
+        CtlRoute::AuctionProvider => auction_provider(inner, payload).await,
         CtlRoute::RegistriesPut => ack(parse::<RegistryCredentialMap>("registries.put", payload)
             .map(|creds| inner.set_registries(creds))),
         CtlRoute::GetLinks => match inner.data.links().await {
@@ -234,11 +234,14 @@ async fn auction_actor(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
     })
 }
 
-/// `auction.provider`: a bid only for the built-in provider on a link name it does not run.
-fn auction_provider(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
+/// `auction.provider`: a bid only when this host can start the provider (a built-in one, or
+/// an external one from a file it may load, on a NATS lattice) and does not run it on that
+/// link name yet.
+async fn auction_provider(inner: &HostInner, payload: &[u8]) -> Option<Bytes> {
     let req: ProviderAuctionRequest = parse("auction.provider", payload).ok()?;
-    let runnable = Builtin::by_ref(&req.provider_ref).is_some()
-        && !inner.provider_running(&req.provider_ref, &req.link_name);
+    let startable = Builtin::by_ref(&req.provider_ref).is_some()
+        || inner.can_run_external(&req.provider_ref).await;
+    let runnable = startable && !inner.provider_running(&req.provider_ref, &req.link_name);
     (inner.identity.matches(&req.constraints) && runnable).then_some(())?;
     json(&ProviderAuctionAck {
         provider_ref: req.provider_ref,
@@ -396,7 +399,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
             if inner.provider_running(&cmd.provider_ref, &cmd.link_name) {
                 // OTP: a failure ack at once, and the failure event too.
                 return match inner
-                    .start_provider(&cmd.provider_ref, &cmd.link_name, StringMap::new())
+                    .start_provider(&cmd.provider_ref, &cmd.link_name, StringMap::new(), None)
                     .await
                 {
                     ProviderStart::AlreadyRunning(e) => Err(e),
@@ -425,6 +428,7 @@ async fn command(inner: &Arc<HostInner>, verb: CmdVerb, payload: &[u8]) -> Resul
                         &cmd.provider_ref,
                         &cmd.link_name,
                         cmd.annotations.unwrap_or_default(),
+                        cmd.configuration,
                     )
                     .await;
             });

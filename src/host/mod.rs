@@ -437,7 +437,7 @@ impl Host {
     ) -> Result<(), HostError> {
         match self
             .inner
-            .start_provider(BUILTIN_HTTP_REF, link_name, StringMap::new())
+            .start_provider(BUILTIN_HTTP_REF, link_name, StringMap::new(), None)
             .await
         {
             ProviderStart::Started | ProviderStart::AlreadyRunning(_) => {}

@@ -116,3 +116,33 @@ pub fn signed_file(
     std::fs::write(&path, bytes).expect("write the signed actor");
     (path, module.public_key())
 }
+
+static PROVIDERS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+fn build_providers() -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = root.join("target").join("era-providers");
+    let output = Command::new("bash")
+        .arg(root.join("scripts").join("build-era-provider.sh"))
+        .env("ERA_PROVIDERS_OUT", &out)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run scripts/build-era-provider.sh: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "scripts/build-era-provider.sh failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(out)
+}
+
+/// The directory of the era providers built on `wasmbus-rpc`'s provider SDK
+/// (`kv-memory` and `kv-memory.par.gz`, packed by provider-archive 0.8 as wash 0.20 did).
+pub fn era_providers_dir() -> PathBuf {
+    match PROVIDERS.get_or_init(build_providers) {
+        Ok(dir) => dir.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -23,6 +23,7 @@
 
 mod actors;
 mod calls;
+mod external;
 mod providers;
 mod queries;
 mod routes;
@@ -141,15 +142,19 @@ impl ActorEntry {
     }
 }
 
-/// A running built-in provider, keyed by (public key, link name).
+/// A running provider, keyed by (public key, link name).
 struct ProviderEntry {
-    builtin: super::providers::Builtin,
+    /// Which built-in provider this is; `None` for an external one.
+    builtin: Option<super::providers::Builtin>,
+    contract_id: String,
+    name: String,
     image_ref: String,
     instance_id: String,
     annotations: StringMap,
     /// Last health published: `None` until the first check.
     healthy: Option<bool>,
-    /// Its RPC subscriber, for providers called over RPC; dropping the entry stops it.
+    /// Its RPC subscriber (built-in) or its process' supervisor (external); dropping the
+    /// entry stops it.
     _serving: Option<calls::RpcServing>,
 }
 
@@ -203,6 +208,9 @@ pub(crate) struct HostInner {
     /// Every link of the lattice, as last seen in the lattice data.
     links: Mutex<BTreeMap<String, LinkDefinition>>,
     routes: Mutex<BTreeMap<String, AppliedRoute>>,
+    /// `builtin:messaging`'s deliveries, by link id: the link's values and the subscriptions'
+    /// guard.
+    message_subs: Mutex<BTreeMap<String, (StringMap, calls::RpcServing)>>,
     route_errors: Mutex<BTreeMap<String, String>>,
     /// Serialises route reconciliation (which awaits the HTTP provider).
     reconcile_lock: tokio::sync::Mutex<()>,
@@ -283,6 +291,7 @@ impl HostInner {
             providers: Mutex::new(BTreeMap::new()),
             links: Mutex::new(BTreeMap::new()),
             routes: Mutex::new(BTreeMap::new()),
+            message_subs: Mutex::new(BTreeMap::new()),
             route_errors: Mutex::new(BTreeMap::new()),
             reconcile_lock: tokio::sync::Mutex::new(()),
             data_watch_error: Mutex::new(None),

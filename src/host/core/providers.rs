@@ -5,22 +5,26 @@
 //! reflects whether its routes can be trusted: failed routes or a lattice-data watch that is
 //! down make it unhealthy.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::super::providers::{Builtin, HTTPSERVER, KEYVALUE, keyvalue};
-use super::super::rpc::wire::{Invocation, provider_subject};
+use super::super::providers::{Builtin, HTTPSERVER, KEYVALUE, MESSAGING, keyvalue, messaging};
+use super::super::rpc::wire::{Invocation, WasmCloudEntity, provider_subject};
 use super::super::rpc::{self, Handler};
 use super::calls::RpcServing;
 use super::{HostInner, OpError, ProviderEntry, ProviderStart, new_instance_id};
 use crate::lattice::protocol::{
-    ClaimsMap, EventData, HealthCheck, ProviderEventClaims, ProviderStartFailed, ProviderStarted,
-    ProviderStopped, StringMap,
+    ClaimsMap, EventData, HealthCheck, LinkDefinition, ProviderEventClaims, ProviderStartFailed,
+    ProviderStarted, ProviderStopped, StringMap,
 };
 use crate::sync::lock;
 
-fn provider_claims(b: Builtin) -> ProviderEventClaims {
+/// The queue group of a provider's RPC subscription (`wasmbus-rpc`'s provider SDK).
+const PROVIDER_QUEUE: &str = "rpc";
+
+pub(super) fn provider_claims(b: Builtin) -> ProviderEventClaims {
     ProviderEventClaims {
         issuer: Some(String::new()),
         tags: Some(vec![]),
@@ -56,6 +60,7 @@ impl HostInner {
         provider_ref: &str,
         link_name: &str,
         annotations: StringMap,
+        configuration: Option<String>,
     ) -> ProviderStart {
         let failed = |error: String| {
             EventData::ProviderStartFailed(ProviderStartFailed {
@@ -65,12 +70,9 @@ impl HostInner {
             })
         };
         let Some(builtin) = Builtin::by_ref(provider_ref) else {
-            let error = format!(
-                "only the built-in providers ({}, {}) run on this host; {provider_ref} is not supported yet",
-                HTTPSERVER.reference, KEYVALUE.reference
-            );
-            self.events.publish(failed(error)).await;
-            return ProviderStart::Failed;
+            return self
+                .start_external(provider_ref, link_name, annotations, configuration)
+                .await;
         };
         let key = (builtin.public_key(), link_name.to_string());
         if lock(&self.providers).contains_key(&key) {
@@ -80,16 +82,16 @@ impl HostInner {
             self.events.publish(failed(error.clone())).await;
             return ProviderStart::AlreadyRunning(error);
         }
-        let serving = if builtin == KEYVALUE {
-            match self.serve_keyvalue(link_name).await {
+        let serving = if builtin == HTTPSERVER {
+            None
+        } else {
+            match self.serve_builtin(builtin, link_name).await {
                 Ok(s) => Some(s),
                 Err(error) => {
                     self.events.publish(failed(error)).await;
                     return ProviderStart::Failed;
                 }
             }
-        } else {
-            None
         };
         let instance_id = new_instance_id();
         let inserted = {
@@ -100,7 +102,9 @@ impl HostInner {
                 providers.insert(
                     key.clone(),
                     ProviderEntry {
-                        builtin,
+                        builtin: Some(builtin),
+                        contract_id: builtin.contract.to_string(),
+                        name: builtin.name.to_string(),
                         image_ref: provider_ref.to_string(),
                         instance_id: instance_id.clone(),
                         annotations: annotations.clone(),
@@ -135,23 +139,34 @@ impl HostInner {
         if builtin == HTTPSERVER {
             self.reconcile_routes().await;
         }
+        if builtin == MESSAGING {
+            self.reconcile_messaging().await;
+        }
         self.check_health().await;
         ProviderStart::Started
     }
 
-    /// Opens `builtin:keyvalue`'s store for `link_name` and serves its RPC subject (queue
-    /// group = the subject: one host answers each call).
-    async fn serve_keyvalue(self: &Arc<Self>, link_name: &str) -> Result<RpcServing, String> {
-        let store = match self.bus.nats_client() {
-            Some(client) => keyvalue::Store::nats(client, self.rpc.prefix(), link_name).await?,
-            None => keyvalue::Store::memory(),
+    /// Serves a built-in provider's RPC subject for `link_name` in the queue group `rpc`, as
+    /// the provider SDK subscribes (one host answers each call): `builtin:keyvalue` with its
+    /// store (JetStream on NATS, memory in-process), `builtin:messaging` on the bus.
+    async fn serve_builtin(
+        self: &Arc<Self>,
+        builtin: Builtin,
+        link_name: &str,
+    ) -> Result<RpcServing, String> {
+        let store = if builtin == KEYVALUE {
+            Some(Arc::new(match self.bus.nats_client() {
+                Some(client) => keyvalue::Store::nats(client, self.rpc.prefix(), link_name).await?,
+                None => keyvalue::Store::memory(),
+            }))
+        } else {
+            None
         };
-        let store = Arc::new(store);
-        let pk = KEYVALUE.public_key();
+        let pk = builtin.public_key();
         let subject = provider_subject(self.rpc.prefix(), &pk, link_name);
         let sub = self
             .bus
-            .queue_subscribe(&subject, &subject)
+            .queue_subscribe(&subject, PROVIDER_QUEUE)
             .await
             .map_err(|e| format!("cannot subscribe to {subject}: {e}"))?;
         let cancel = self.shutdown.child_token();
@@ -159,20 +174,79 @@ impl HostInner {
         let link = link_name.to_string();
         let handler: Handler = Arc::new(move |inv: Invocation| {
             let weak = weak.clone();
-            let store = Arc::clone(&store);
+            let store = store.clone();
             let link = link.clone();
             let fut: BoxFuture<'static, Result<Vec<u8>, String>> = Box::pin(async move {
                 let Some(host) = weak.upgrade() else {
                     return Err("the host is stopping".to_string());
                 };
-                host.check_provider_link(&inv, KEYVALUE.contract, &link)?;
-                keyvalue::handle(&store, &inv.operation, &inv.msg).await
+                host.check_provider_link(&inv, builtin.contract, &link)?;
+                match &store {
+                    Some(store) => keyvalue::handle(store, &inv.operation, &inv.msg).await,
+                    None => {
+                        messaging::handle(&host.bus, host.rpc.timeout(), &inv.operation, &inv.msg)
+                            .await
+                    }
+                }
             });
             fut
         });
         self.tasks
             .spawn(rpc::serve(self.rpc.clone(), sub, handler, cancel.clone()));
         Ok(RpcServing(cancel))
+    }
+
+    /// Makes `builtin:messaging`'s deliveries match the links: one set of subscriptions per
+    /// link (with `SUBSCRIPTION`) to a messaging provider running here; a link whose values
+    /// changed is resubscribed.
+    pub(super) async fn reconcile_messaging(self: &Arc<Self>) {
+        let pk = MESSAGING.public_key();
+        let want: BTreeMap<String, LinkDefinition> = {
+            let providers = lock(&self.providers);
+            lock(&self.links)
+                .values()
+                .filter(|l| {
+                    l.provider_id == pk
+                        && l.contract_id == MESSAGING.contract
+                        && providers.contains_key(&(pk.clone(), l.link_name.clone()))
+                        && l.values.contains_key(messaging::SUBSCRIPTION)
+                })
+                .map(|l| (l.id.clone(), l.clone()))
+                .collect()
+        };
+        let start: Vec<LinkDefinition> = {
+            let mut subs = lock(&self.message_subs);
+            subs.retain(|id, (values, _)| want.get(id).is_some_and(|l| l.values == *values));
+            want.into_values()
+                .filter(|l| !subs.contains_key(&l.id))
+                .collect()
+        };
+        for l in start {
+            let cancel = self.shutdown.child_token();
+            let d = messaging::Delivery {
+                origin: WasmCloudEntity::provider(
+                    pk.clone(),
+                    MESSAGING.contract,
+                    l.link_name.clone(),
+                ),
+                actor: l.actor_id.clone(),
+                link_id: l.id.clone(),
+            };
+            let value = l
+                .values
+                .get(messaging::SUBSCRIPTION)
+                .cloned()
+                .unwrap_or_default();
+            for subject in messaging::subjects(&value) {
+                if let Err(e) =
+                    messaging::deliver(self.rpc.clone(), subject.clone(), d.clone(), cancel.clone())
+                        .await
+                {
+                    tracing::warn!(%subject, actor = %l.actor_id, error = %e, "cannot subscribe for a messaging link");
+                }
+            }
+            lock(&self.message_subs).insert(l.id.clone(), (l.values.clone(), RpcServing(cancel)));
+        }
     }
 
     /// A provider answers only actors linked to it (the SDK's `unlinked actor` refusal).
@@ -216,14 +290,19 @@ impl HostInner {
                 format!("provider {public_key} is not running on this host")
             });
         };
-        if entry.builtin == HTTPSERVER {
+        if entry.builtin == Some(HTTPSERVER) {
             self.reconcile_routes().await;
         }
+        if entry.builtin == Some(MESSAGING) {
+            self.reconcile_messaging().await;
+        }
+        // Dropping the entry stops an external provider's process: `shutdown`, then a kill.
+        drop(entry._serving);
         self.events
             .publish(EventData::ProviderStopped(ProviderStopped {
                 public_key,
                 link_name: link_name.to_string(),
-                contract_id: entry.builtin.contract.to_string(),
+                contract_id: entry.contract_id.clone(),
                 instance_id: entry.instance_id.clone(),
                 annotations: entry.annotations.clone(),
                 reason: "normal".into(),
@@ -246,18 +325,20 @@ impl HostInner {
         let http_healthy = self.http.healthy()
             && lock(&self.route_errors).is_empty()
             && lock(&self.data_watch_error).is_none();
+        // External providers report their own health (their `….health` checks).
         let updates: Vec<(Builtin, String, Option<bool>, bool)> = {
             let mut providers = lock(&self.providers);
             providers
                 .iter_mut()
-                .map(|((_, link), p)| {
-                    let healthy = if p.builtin == HTTPSERVER {
+                .filter_map(|((_, link), p)| {
+                    let builtin = p.builtin?;
+                    let healthy = if builtin == HTTPSERVER {
                         http_healthy
                     } else {
                         true
                     };
                     let before = p.healthy.replace(healthy);
-                    (p.builtin, link.clone(), before, healthy)
+                    Some((builtin, link.clone(), before, healthy))
                 })
                 .collect()
         };
@@ -276,10 +357,15 @@ impl HostInner {
         }
     }
 
-    /// Whether the provider started by `reference` runs here under `link_name`.
+    /// Whether the provider started by `reference` runs here under `link_name` (a built-in
+    /// one by its key, an external one by the reference it was started from).
     pub fn provider_running(&self, reference: &str, link_name: &str) -> bool {
-        Builtin::by_ref(reference).is_some_and(|b| {
-            lock(&self.providers).contains_key(&(b.public_key(), link_name.to_string()))
-        })
+        let providers = lock(&self.providers);
+        match Builtin::by_ref(reference) {
+            Some(b) => providers.contains_key(&(b.public_key(), link_name.to_string())),
+            None => providers
+                .iter()
+                .any(|((_, l), p)| l == link_name && p.image_ref == reference),
+        }
     }
 }

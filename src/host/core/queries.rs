@@ -81,9 +81,9 @@ impl HostInner {
             .map(|((pk, link), p)| ProviderDescription {
                 id: pk.clone(),
                 image_ref: Some(p.image_ref.clone()),
-                contract_id: p.builtin.contract.to_string(),
+                contract_id: p.contract_id.clone(),
                 link_name: link.clone(),
-                name: Some(p.builtin.name.to_string()),
+                name: Some(p.name.clone()),
                 instance_id: p.instance_id.clone(),
                 annotations: Some(p.annotations.clone()),
                 revision: 0,
@@ -116,7 +116,7 @@ impl HostInner {
             .map(|((pk, link), p)| HeartbeatProvider {
                 public_key: pk.clone(),
                 link_name: link.clone(),
-                contract_id: p.builtin.contract.to_string(),
+                contract_id: p.contract_id.clone(),
                 instance_id: None,
             })
             .collect();

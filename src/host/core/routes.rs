@@ -22,15 +22,18 @@ impl HostInner {
                 // Every put is announced, repeats too, as the OTP host does (consoles
                 // de-duplicate by id).
                 lock(&self.links).insert(link.id.clone(), link.clone());
+                self.send_link(&link, true).await;
                 self.events.publish(EventData::LinkdefSet(link)).await;
             }
             LinkChange::Deleted(link) => {
                 let link = link.with_id();
                 lock(&self.links).remove(&link.id);
+                self.send_link(&link, false).await;
                 self.events.publish(EventData::LinkdefDeleted(link)).await;
             }
         }
         self.reconcile_routes().await;
+        self.reconcile_messaging().await;
     }
 
     /// Brings the HTTP provider's routes in line with the links, the running actors and the

@@ -1,13 +1,16 @@
-//! The capability providers this host runs itself, named so the lattice can address them:
-//! `builtin:httpserver` (the HTTP server, in [`super::http`]) and `builtin:keyvalue`
-//! ([`keyvalue`]). Each has a fixed public key derived from its name, the same on every
-//! lattice-tui host, so one link serves on whichever hosts run it.
+//! The capability providers this host runs: the built-in ones, named so the lattice can
+//! address them — `builtin:httpserver` (the HTTP server, in [`super::http`]),
+//! `builtin:keyvalue` ([`keyvalue`]) and `builtin:messaging` ([`messaging`]), each with a fixed
+//! public key derived from its name, the same on every lattice-tui host, so one link serves on
+//! whichever hosts run it — and the external ones it launches as processes ([`external`]).
 //!
 //! Owns what a built-in provider *is* (reference, contract, name, key) and the providers'
 //! operations; the provider table and its events are `core`'s.
 
+pub mod external;
 pub mod host_data;
 pub mod keyvalue;
+pub mod messaging;
 
 /// A provider built into this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +41,16 @@ pub const KEYVALUE: Builtin = Builtin {
     seed: b"lattice-tui/builtin/keyvalue/v1",
 };
 
+/// `builtin:messaging`.
+pub const MESSAGING: Builtin = Builtin {
+    reference: "builtin:messaging",
+    contract: "wasmcloud:messaging",
+    name: "Messaging (built-in)",
+    seed: b"lattice-tui/builtin/messaging/v1",
+};
+
 /// Every built-in provider.
-pub const BUILTINS: [Builtin; 2] = [HTTPSERVER, KEYVALUE];
+pub const BUILTINS: [Builtin; 3] = [HTTPSERVER, KEYVALUE, MESSAGING];
 
 impl Builtin {
     /// The provider named by `reference`, if it is built in.

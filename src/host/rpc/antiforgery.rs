@@ -86,18 +86,13 @@ pub fn sign(
 ) -> Result<Invocation, Forgery> {
     // A UUID v4 in 32 hex digits without dashes, as `wasmbus-rpc`'s `make_uuid` writes it.
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let claims_id = uuid::Uuid::new_v4().simple().to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     sign_with(
         key,
         host_id,
         Stamp {
             id,
-            jti: claims_id,
-            iat: now,
+            jti: None,
+            iat: None,
         },
         origin,
         target,
@@ -111,10 +106,10 @@ pub fn sign(
 pub struct Stamp {
     /// The invocation id (the claims' `sub`).
     pub id: String,
-    /// The claims' `jti`.
-    pub jti: String,
-    /// The claims' `iat`, seconds since the epoch.
-    pub iat: u64,
+    /// The claims' `jti`; `None`: a fresh one from wascap (a nuid, as the SDK's are).
+    pub jti: Option<String>,
+    /// The claims' `iat`, seconds since the epoch; `None`: now.
+    pub iat: Option<u64>,
 }
 
 /// [`sign`] with the identifiers and time given: the same inputs give the same bytes (Ed25519
@@ -143,8 +138,12 @@ pub fn sign_with(
         &origin_url,
         &hash,
     );
-    claims.id = jti;
-    claims.issued_at = iat;
+    if let Some(jti) = jti {
+        claims.id = jti;
+    }
+    if let Some(iat) = iat {
+        claims.issued_at = iat;
+    }
     let encoded_claims = claims
         .encode(key)
         .map_err(|e| Forgery::BadToken(format!("cannot sign the invocation: {e}")))?;

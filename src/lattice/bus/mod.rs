@@ -435,6 +435,15 @@ impl Bus {
         }
     }
 
+    /// The NATS server's URL; `None` for the in-process bus. External providers connect to it.
+    #[must_use]
+    pub fn nats_url(&self) -> Option<String> {
+        match self {
+            Bus::Local(_) => None,
+            Bus::Nats(n) => Some(n.url().to_string()),
+        }
+    }
+
     /// The underlying NATS client (e.g. for JetStream); `None` for the in-process bus.
     #[must_use]
     pub fn nats_client(&self) -> Option<async_nats::Client> {

@@ -1,6 +1,7 @@
 //! Payloads of the actor era's Smithy interfaces, as the `wasmcloud-interface-*` crates encode
 //! them (msgpack named maps through `wasmbus-rpc`): `wasmcloud:httpserver`'s `HttpRequest` /
-//! `HttpResponse` and `wasmcloud:keyvalue`'s requests and replies.
+//! `HttpResponse`, `wasmcloud:keyvalue`'s requests and replies and `wasmcloud:messaging`'s
+//! messages.
 //!
 //! Pure serde types; no I/O. Field names and renames are the crates' own (`queryString`,
 //! `statusCode`); maps are `BTreeMap` so what this host writes is deterministic.
@@ -141,4 +142,60 @@ pub struct SetAddRequest {
     /// The value.
     #[serde(default)]
     pub value: String,
+}
+
+/// `Messaging.Publish`'s payload (`wasmcloud-interface-messaging`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PubMessage {
+    /// The subject.
+    #[serde(default)]
+    pub subject: String,
+    /// Where a reply should go.
+    #[serde(rename = "replyTo", default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The payload.
+    #[serde(with = "serde_bytes", default)]
+    pub body: Vec<u8>,
+}
+
+/// `Messaging.Request`'s payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestMessage {
+    /// The subject.
+    #[serde(default)]
+    pub subject: String,
+    /// The payload.
+    #[serde(with = "serde_bytes", default)]
+    pub body: Vec<u8>,
+    /// How long to wait for the reply.
+    #[serde(rename = "timeoutMs", default)]
+    pub timeout_ms: u32,
+}
+
+/// `Messaging.Request`'s reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyMessage {
+    /// The subject the reply came on.
+    #[serde(default)]
+    pub subject: String,
+    /// Its reply subject, if any.
+    #[serde(rename = "replyTo", default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The payload.
+    #[serde(with = "serde_bytes", default)]
+    pub body: Vec<u8>,
+}
+
+/// `MessageSubscriber.HandleMessage`'s payload: a message delivered to an actor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubMessage {
+    /// The subject it came on.
+    #[serde(default)]
+    pub subject: String,
+    /// Its reply subject, if any.
+    #[serde(rename = "replyTo", default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The payload.
+    #[serde(with = "serde_bytes", default)]
+    pub body: Vec<u8>,
 }
