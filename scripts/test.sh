@@ -31,8 +31,9 @@ fi
 
 log "building the example and test actors (wasm32-wasip2)"
 scripts/build-actors.sh >/dev/null
-log "building the actor era's test actors (wasm32-unknown-unknown)"
+log "building the actor era's test actors (wasm32-unknown-unknown) and provider"
 scripts/build-era-actors.sh >/dev/null
+scripts/build-era-provider.sh >/dev/null
 
 log "cargo fmt --check"
 cargo fmt --check

@@ -220,6 +220,30 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
     assert_eq!(resp.status_code, 200);
     assert_eq!(resp.body, payload);
 
+    // 1 MiB: over the SDK's 900 KiB threshold, so the request and the reply both go through
+    // the lattice's object store (§4.4); both objects are deleted once read.
+    let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let out = within(
+        T,
+        "chunked echo",
+        link.send(&handle_request(&link, &echo_pk, &big)),
+    )
+    .await
+    .expect("served");
+    let resp: HttpResponse = lattice_tui::host::rpc::wire::from_msgpack(&out).unwrap();
+    assert_eq!(resp.body.len(), big.len());
+    assert!(resp.body == big, "the chunked echo came back changed");
+    let js = async_nats::jetstream::new(client.nats_client().unwrap());
+    let store = js
+        .get_object_store("default")
+        .await
+        .expect("the lattice's object store");
+    let left: Vec<_> = {
+        use futures::StreamExt;
+        store.list().await.unwrap().collect().await
+    };
+    assert!(left.is_empty(), "objects left behind: {}", left.len());
+
     // Tampered payload.
     let mut inv = handle_request(&link, &echo_pk, b"abc");
     inv.msg.push(0);

@@ -13,8 +13,11 @@ use std::time::Duration;
 use common::era::{era_providers_dir, signed_file};
 use common::lattice::{T, ack, event};
 use common::{NatsServer, connect_bus, free_port, http_get, scaled, within};
+use lattice_tui::host::rpc::RpcLink;
+use lattice_tui::host::rpc::wire::{WasmCloudEntity, from_msgpack, to_msgpack};
 use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::Bus;
+use lattice_tui::lattice::protocol::interfaces::{GetResponse, SetRequest};
 use lattice_tui::lattice::protocol::{EventData, LinkDefinition, StringMap};
 use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use nkeys::KeyPair;
@@ -24,8 +27,12 @@ const HTTP: &str = "wasmcloud:httpserver";
 const KV: &str = "wasmcloud:keyvalue";
 
 fn config(allow: std::path::PathBuf) -> HostConfig {
+    config_with(allow, &KeyPair::new_cluster().seed().unwrap())
+}
+
+fn config_with(allow: std::path::PathBuf, cluster_seed: &str) -> HostConfig {
     let mut cfg = HostConfig::new("default");
-    cfg.identity.cluster_seed = Some(KeyPair::new_cluster().seed().unwrap());
+    cfg.identity.cluster_seed = Some(cluster_seed.to_string());
     cfg.allow_file_load = vec![allow];
     cfg
 }
@@ -73,9 +80,13 @@ async fn an_sdk_provider_from_an_archive_serves_an_era_actor_is_restarted_and_st
     let bus = connect_bus(&nats.url()).await;
     let s = Subjects::new("default");
     let mut events = bus.subscribe(&s.events()).await.unwrap();
-    let h = host::start(connect_bus(&nats.url()).await, config(dir.clone()))
-        .await
-        .unwrap();
+    let seed = KeyPair::new_cluster().seed().unwrap();
+    let h = host::start(
+        connect_bus(&nats.url()).await,
+        config_with(dir.clone(), &seed),
+    )
+    .await
+    .unwrap();
     let id = h.id();
 
     let a = ack(
@@ -131,6 +142,55 @@ async fn an_sdk_provider_from_an_archive_serves_an_era_actor_is_restarted_and_st
     for want in 2..=3 {
         assert_eq!(http_get(port, "/c").await.unwrap(), (200, want.to_string()));
     }
+
+    // 1 MiB in and out: the request and the SDK's reply both go through the lattice's object
+    // store (§4.4), and the SDK provider reads ours and we read its.
+    let link_rpc = RpcLink::new(
+        bus.clone(),
+        "default",
+        &id,
+        KeyPair::from_seed(&seed).unwrap(),
+        vec![KeyPair::from_seed(&seed).unwrap().public_key()],
+        scaled(Duration::from_secs(10)),
+    );
+    let value: String = (0..1024 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let set = SetRequest {
+        key: "big".into(),
+        value: value.clone(),
+        expires: 0,
+    };
+    let kv = WasmCloudEntity::provider(provider_pk.clone(), KV, "default");
+    within(
+        T,
+        "a chunked Set",
+        link_rpc.call(
+            WasmCloudEntity::actor(counter_pk.clone()),
+            kv.clone(),
+            "KeyValue.Set",
+            to_msgpack(&set).unwrap(),
+        ),
+    )
+    .await
+    .expect("the SDK provider took a chunked Set");
+    let out = within(
+        T,
+        "a chunked Get",
+        link_rpc.call(
+            WasmCloudEntity::actor(counter_pk.clone()),
+            kv,
+            "KeyValue.Get",
+            to_msgpack(&"big").unwrap(),
+        ),
+    )
+    .await
+    .expect("the SDK provider answered a Get");
+    let got: GetResponse = from_msgpack(&out).unwrap();
+    assert!(
+        got.exists && got.value == value,
+        "the 1 MiB value came back changed"
+    );
 
     // Its health is checked 5 s after the start.
     event(

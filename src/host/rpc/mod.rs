@@ -16,6 +16,7 @@
 //! the bus' overflow policy), so a flood never grows memory here.
 
 pub mod antiforgery;
+pub mod chunks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -179,25 +180,32 @@ impl RpcLink {
         self.send(&inv).await
     }
 
-    /// Sends a signed invocation and returns the reply's payload.
+    /// Sends a signed invocation and returns the reply's payload. Over NATS, a payload over
+    /// [`chunks::CHUNK_THRESHOLD`] goes through the object store (§4.4), and so may the reply.
     ///
     /// # Errors
     /// As [`RpcLink::call`].
     pub async fn send(&self, inv: &Invocation) -> Result<Vec<u8>, RpcError> {
         let subject = inv.target.rpc_subject(&self.prefix);
-        let body = inv.encode()?;
-        let reply = match self
-            .bus
-            .request(&subject, Bytes::from(body), self.timeout)
-            .await
-        {
+        let client = self.bus.nats_client();
+        let mut timeout = self.timeout;
+        let body = match &client {
+            Some(c) if inv.msg.len() > chunks::CHUNK_THRESHOLD => {
+                chunks::put(c, &self.prefix, &inv.id, &inv.msg)
+                    .await
+                    .map_err(RpcError::Remote)?;
+                timeout += chunks::CHUNK_EXTRA_TIME;
+                let mut light = inv.clone();
+                light.msg = Vec::new();
+                light.encode()?
+            }
+            _ => inv.encode()?,
+        };
+        let reply = match self.bus.request(&subject, Bytes::from(body), timeout).await {
             Ok(m) => m,
             Err(BusError::NoResponders { .. }) => return Err(RpcError::NoResponders { subject }),
             Err(BusError::Timeout { .. }) => {
-                return Err(RpcError::Timeout {
-                    subject,
-                    timeout: self.timeout,
-                });
+                return Err(RpcError::Timeout { subject, timeout });
             }
             Err(e) => return Err(RpcError::Bus(e)),
         };
@@ -205,7 +213,15 @@ impl RpcLink {
         if let Some(e) = resp.error {
             return Err(RpcError::Remote(e));
         }
-        Ok(resp.msg)
+        let len = resp.content_length.unwrap_or(0);
+        match &client {
+            Some(c) if len > u64::try_from(resp.msg.len()).unwrap_or(u64::MAX) => {
+                chunks::take(c, &self.prefix, &chunks::reply_name(&inv.id), len)
+                    .await
+                    .map_err(RpcError::Remote)
+            }
+            _ => Ok(resp.msg),
+        }
     }
 }
 
@@ -243,6 +259,43 @@ pub async fn serve(
     }
 }
 
+/// The invocation with its whole payload (read back from the object store when chunked), once
+/// its claims check out; else its id and why not.
+async fn validated(link: &RpcLink, mut inv: Invocation) -> Result<Invocation, (String, String)> {
+    if inv.is_chunked() {
+        let Some(client) = link.bus.nats_client() else {
+            return Err((
+                inv.id,
+                "a chunked invocation needs the NATS object store".into(),
+            ));
+        };
+        let len = inv.content_length.unwrap_or(0);
+        let payload = chunks::take(&client, &link.prefix, &inv.id, len)
+            .await
+            .map_err(|e| (inv.id.clone(), e))?;
+        inv.msg = payload;
+    }
+    antiforgery::validate(&inv, None, link.issuers())
+        .map_err(|e| (inv.id.clone(), e.to_string()))?;
+    Ok(inv)
+}
+
+/// A successful reply; over NATS a payload over the threshold goes to the object store.
+async fn reply_ok(link: &RpcLink, id: &str, out: Vec<u8>) -> InvocationResponse {
+    match link.bus.nats_client() {
+        Some(c) if out.len() > chunks::CHUNK_THRESHOLD => {
+            match chunks::put(&c, &link.prefix, &chunks::reply_name(id), &out).await {
+                Ok(()) => InvocationResponse {
+                    content_length: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
+                    ..InvocationResponse::ok(id, Vec::new())
+                },
+                Err(e) => InvocationResponse::error(id, e),
+            }
+        }
+        _ => InvocationResponse::ok(id, out),
+    }
+}
+
 /// Validates one message, runs the handler and replies.
 async fn answer(link: &RpcLink, msg: Message, handler: &Handler) {
     let reply = match Invocation::decode(&msg.payload) {
@@ -250,15 +303,15 @@ async fn answer(link: &RpcLink, msg: Message, handler: &Handler) {
             tracing::warn!(subject = %msg.subject, error = %e, "malformed invocation refused");
             InvocationResponse::error("", e.to_string())
         }
-        Ok(inv) => match antiforgery::validate(&inv, None, link.issuers()) {
-            Err(e) => {
-                tracing::warn!(subject = %msg.subject, id = %inv.id, reason = %e, "invocation refused");
-                InvocationResponse::error(&inv.id, e.to_string())
+        Ok(inv) => match validated(link, inv).await {
+            Err((id, e)) => {
+                tracing::warn!(subject = %msg.subject, %id, reason = %e, "invocation refused");
+                InvocationResponse::error(&id, e)
             }
-            Ok(()) => {
+            Ok(inv) => {
                 let id = inv.id.clone();
                 match handler(inv).await {
-                    Ok(out) => InvocationResponse::ok(&id, out),
+                    Ok(out) => reply_ok(link, &id, out).await,
                     Err(e) => InvocationResponse::error(&id, e),
                 }
             }
