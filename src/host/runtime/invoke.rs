@@ -24,12 +24,13 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use super::super::guest_io::{GuestLog, GuestStream};
 use super::{
-    BoxError, DEADLINE_GRACE, HandleError, Loaded, MAX_IDLE_INSTANCES, MAX_RESOURCES_PER_STORE,
-    ResponseBody, Runtime, one_line,
+    BoxError, DEADLINE_GRACE, HandleError, HostCalls, Loaded, MAX_IDLE_INSTANCES,
+    MAX_RESOURCES_PER_STORE, ResponseBody, Runtime, one_line,
 };
 use crate::sync::lock;
 
-/// Per-store host state: WASI, `wasi:http`, limits and the request's deadline.
+/// Per-store host state: WASI, `wasi:http`, limits, the request's deadline, and who the
+/// actor is with where its `wasmcloud:bus` calls go.
 pub struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
@@ -39,6 +40,22 @@ pub struct HostState {
     /// When the current request's guest call must end.
     deadline: Instant,
     log: GuestLog,
+    /// The actor's public key: the origin of its calls.
+    actor: Arc<str>,
+    /// Where its `wasmcloud:bus/host` calls go (the runtime's [`HostCalls`]).
+    calls: Arc<dyn HostCalls>,
+}
+
+impl HostState {
+    /// The public key of the actor this store runs.
+    pub(super) fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Where the actor's outgoing calls go.
+    pub(super) fn calls(&self) -> &Arc<dyn HostCalls> {
+        &self.calls
+    }
 }
 
 impl WasiView for HostState {
@@ -290,6 +307,8 @@ impl Runtime {
             limits: StoreLimitsBuilder::new().memory_size(memory).build(),
             deadline,
             log,
+            actor: actor.into(),
+            calls: self.host_calls(),
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);

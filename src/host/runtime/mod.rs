@@ -35,8 +35,10 @@
 //!
 //! Layout: this file holds the configuration, the errors and [`Runtime`] itself; `engine`
 //! builds the wasmtime engine and runs the epoch ticker, `component` compiles and prepares
-//! components ([`Loaded`]), `invoke` runs one request in a store (fresh or reused).
+//! components ([`Loaded`]), `invoke` runs one request in a store (fresh or reused), `bus` is
+//! `wasmcloud:bus/host` (a component's calls to providers and actors).
 
+mod bus;
 mod component;
 mod engine;
 mod invoke;
@@ -263,8 +265,8 @@ struct Inner {
 
 impl Runtime {
     /// Creates the engine (probing for the pooling allocator under [`PoolingMode::Auto`]),
-    /// the linker with WASI p2 (`wasi:cli` included, as Rust std guests need) and
-    /// `wasi:http`, and starts the epoch ticker.
+    /// the linker with WASI p2 (`wasi:cli` included, as Rust std guests need),
+    /// `wasi:http` and `wasmcloud:bus/host`, and starts the epoch ticker.
     ///
     /// # Errors
     /// [`RuntimeError`] if a setting is out of range, the engine cannot be created (with
@@ -322,6 +324,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Linker(format!("{e:#}")))?;
         add_only_http_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Linker(format!("{e:#}")))?;
+        bus::add_to_linker(&mut linker).map_err(|e| RuntimeError::Linker(format!("{e:#}")))?;
         let mut wapc_linker = wasmtime::Linker::new(&engine);
         wapc::add_to_linker(&mut wapc_linker)
             .map_err(|e| RuntimeError::Linker(format!("{e:#}")))?;
