@@ -80,6 +80,59 @@ async fn http_p50(port: u16) -> Duration {
     p50(v)
 }
 
+/// Where an echo RPC's time goes, each part alone (no NATS): signing an invocation, a
+/// receiver's validation, and the guest call in a fresh instance.
+async fn breakdown(seed: &str, echo_pk: &str, req: &[u8], rounds: usize) {
+    use lattice_tui::host::rpc::antiforgery;
+    use lattice_tui::host::runtime::{Runtime, RuntimeConfig};
+    let key = KeyPair::from_seed(seed).unwrap();
+    let issuers = vec![key.public_key()];
+    let host_id = KeyPair::new_server().public_key();
+    let origin = WasmCloudEntity::actor(KeyPair::new_module().public_key());
+    let target = WasmCloudEntity::actor(echo_pk);
+    let (mut sign, mut check, mut codec) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let inv = antiforgery::sign(
+            &key,
+            &host_id,
+            origin.clone(),
+            target.clone(),
+            "HttpServer.HandleRequest",
+            req.to_vec(),
+        )
+        .unwrap();
+        sign.push(t.elapsed());
+        let t = Instant::now();
+        let bytes = inv.encode().unwrap();
+        let back = lattice_tui::host::rpc::wire::Invocation::decode(&bytes).unwrap();
+        codec.push(t.elapsed());
+        let t = Instant::now();
+        antiforgery::validate(&back, None, &issuers).unwrap();
+        check.push(t.elapsed());
+    }
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let loaded = rt
+        .load(common::era::era_module("era-echo"), 1)
+        .await
+        .unwrap();
+    let mut guest = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        rt.invoke(&loaded, echo_pk, "HttpServer.HandleRequest", req.to_vec())
+            .await
+            .unwrap();
+        guest.push(t.elapsed());
+    }
+    println!(
+        "  its parts alone (p50): sign {:.1} µs, encode+decode {:.1} µs, validate {:.1} µs, guest call in a fresh instance {:.1} µs",
+        us(p50(sign)),
+        us(p50(codec)),
+        us(p50(check)),
+        us(p50(guest))
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -188,6 +241,7 @@ async fn run() {
         "  ratio at p50: {:.2}x (target <= 1.5x)",
         rpc50.as_secs_f64() / raw50.as_secs_f64()
     );
+    breakdown(&seed, &echo_pk, &req, rounds).await;
 
     // waPC vs component behind the built-in HTTP server.
     let p_wapc = common::free_port();
