@@ -76,9 +76,12 @@ async fn an_era_http_actor_answers_through_the_built_in_server() {
     let dir = tempfile::tempdir().unwrap();
     let (file, pk) = signed_file(dir.path(), "era-hello", &[HTTP], None);
     let bus = Bus::local();
-    let h = host::start(bus, config("default", &KeyPair::new_cluster().seed().unwrap()))
-        .await
-        .unwrap();
+    let h = host::start(
+        bus,
+        config("default", &KeyPair::new_cluster().seed().unwrap()),
+    )
+    .await
+    .unwrap();
     let started = h
         .start_actor(&file.to_string_lossy(), 1, StringMap::new())
         .await
@@ -159,11 +162,7 @@ fn handle_request(link: &RpcLink, actor: &str, body: &[u8]) -> Invocation {
         ..HttpRequest::default()
     };
     link.invocation(
-        WasmCloudEntity::provider(
-            lattice_tui::host::builtin_http_key(),
-            HTTP,
-            "default",
-        ),
+        WasmCloudEntity::provider(lattice_tui::host::builtin_http_key(), HTTP, "default"),
         WasmCloudEntity::actor(actor),
         "HttpServer.HandleRequest",
         to_msgpack(&req).unwrap(),
@@ -174,7 +173,11 @@ fn handle_request(link: &RpcLink, actor: &str, body: &[u8]) -> Invocation {
 async fn send_raw(bus: &Bus, inv: &Invocation) -> InvocationResponse {
     let subject = inv.target.rpc_subject("default");
     let reply = bus
-        .request(&subject, Bytes::from(inv.encode().unwrap()), scaled(Duration::from_secs(5)))
+        .request(
+            &subject,
+            Bytes::from(inv.encode().unwrap()),
+            scaled(Duration::from_secs(5)),
+        )
         .await
         .expect("a reply");
     InvocationResponse::decode(&reply.payload).expect("an invocation response")
@@ -206,9 +209,13 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
         scaled(Duration::from_secs(5)),
     );
     let payload = [7u8; 64];
-    let out = within(T, "echo call", link.send(&handle_request(&link, &echo_pk, &payload)))
-        .await
-        .expect("served");
+    let out = within(
+        T,
+        "echo call",
+        link.send(&handle_request(&link, &echo_pk, &payload)),
+    )
+    .await
+    .expect("served");
     let resp: HttpResponse = lattice_tui::host::rpc::wire::from_msgpack(&out).unwrap();
     assert_eq!(resp.status_code, 200);
     assert_eq!(resp.body, payload);
@@ -218,7 +225,9 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
     inv.msg.push(0);
     let r = send_raw(&client, &inv).await;
     assert!(
-        r.error.as_deref().is_some_and(|e| e.starts_with("Invocation hash does not match signed claims hash")),
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Invocation hash does not match signed claims hash")),
         "{r:?}"
     );
     assert_eq!(r.invocation_id, inv.id);
@@ -241,7 +250,12 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
     let mut inv = handle_request(&link, &echo_pk, b"abc");
     inv.encoded_claims = handle_request(&link, &echo_pk, b"xyz").encoded_claims;
     let r = send_raw(&client, &inv).await;
-    assert!(r.error.as_deref().is_some_and(|e| e.contains("hash does not match")), "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("hash does not match")),
+        "{r:?}"
+    );
     // Not msgpack at all: an error reply, not silence.
     let reply = client
         .request(
@@ -252,7 +266,12 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
         .await
         .expect("a reply to garbage");
     let r = InvocationResponse::decode(&reply.payload).unwrap();
-    assert!(r.error.as_deref().is_some_and(|e| e.contains("malformed msgpack invocation")), "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("malformed msgpack invocation")),
+        "{r:?}"
+    );
 
     // An actor on host A calls the echo actor on host B by its call alias.
     let host_a = host::start(connect_bus(&nats.url()).await, config("default", &seed))
