@@ -1,7 +1,8 @@
 //! The host's background tasks and its stop routine.
 //!
 //! - **Heartbeats** every interval and right after a `ping.hosts`; **health checks** every
-//!   [`HEALTH_CHECK_INTERVAL`](super::HEALTH_CHECK_INTERVAL).
+//!   [`HEALTH_CHECK_INTERVAL`](super::HEALTH_CHECK_INTERVAL), which also retry remote HTTP
+//!   routes standing by for their address.
 //! - **The lattice-data watch is supervised**: when it ends (its task died, a fault), the host
 //!   says so (an error in the log, the built-in provider turns unhealthy with a
 //!   `health_check_failed`, the console's header shows it), restarts it with backoff
@@ -73,8 +74,13 @@ pub(super) async fn health_checks(inner: Arc<HostInner>) {
         tokio::select! {
             biased;
             _ = inner.shutdown.cancelled() => return,
-            _ = tick.tick() => inner.check_health().await,
+            _ = tick.tick() => {}
         }
+        // Remote routes standing by for an address try it again (its holder may be gone).
+        if !inner.route_standby().is_empty() {
+            inner.reconcile_routes().await;
+        }
+        inner.check_health().await;
     }
 }
 

@@ -152,6 +152,22 @@ impl HeadlessHost {
         host
     }
 
+    /// Kills the process with SIGKILL — no drain, no `host_stopped`: a host that dies — and
+    /// reaps it.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The last `lines` lines the host wrote to stderr (its log), for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Whether the process has exited (e.g. after `stop-host`), waiting up to `limit`.
     pub fn exited_within(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + scaled(limit);

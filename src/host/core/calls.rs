@@ -47,7 +47,7 @@ impl HostCalls for CoreCalls {
         let host = self.0.clone();
         Box::pin(async move {
             let Some(host) = host.upgrade() else {
-                return Err("the host is stopping".into());
+                return Err(rpc::HOST_STOPPING.into());
             };
             host.route_call(call).await
         })
@@ -142,7 +142,7 @@ impl HostInner {
             let actor = actor.clone();
             let fut: BoxFuture<'static, Result<Vec<u8>, String>> = Box::pin(async move {
                 let Some(host) = weak.upgrade() else {
-                    return Err("the host is stopping".to_string());
+                    return Err(rpc::HOST_STOPPING.to_string());
                 };
                 host.invoke_actor(&actor, inv).await
             });
@@ -164,7 +164,7 @@ impl HostInner {
         let (loaded, stats, caps) = {
             let actors = lock(&self.actors);
             let Some(a) = actors.get(pk) else {
-                return Err(format!("actor {pk} is not running on this host"));
+                return Err(format!("actor {pk} {}", rpc::NOT_RUNNING_HERE));
             };
             (
                 a.live.borrow().clone(),

@@ -163,6 +163,8 @@ struct ProviderEntry {
 struct AppliedRoute {
     actor_id: String,
     values: StringMap,
+    /// The actor does not run here: the route calls it over lattice RPC.
+    remote: bool,
 }
 
 /// Why an operation failed, as the text that goes into failure events and acks.
@@ -212,6 +214,12 @@ pub(crate) struct HostInner {
     /// guard.
     message_subs: Mutex<BTreeMap<String, (StringMap, calls::RpcServing)>>,
     route_errors: Mutex<BTreeMap<String, String>>,
+    /// Remote routes waiting for their address, which another process holds (say a second
+    /// host on this machine serving the same link): link id → why. Not a failure; retried.
+    route_standby: Mutex<BTreeMap<String, String>>,
+    /// The counters of remote routes, by link id: kept while the link is, so a route that
+    /// is re-applied keeps counting.
+    remote_stats: Mutex<BTreeMap<String, Arc<CallStats>>>,
     /// Serialises route reconciliation (which awaits the HTTP provider).
     reconcile_lock: tokio::sync::Mutex<()>,
     /// Why the lattice-data watch is down, while it is (routes may be stale meanwhile).
@@ -293,6 +301,8 @@ impl HostInner {
             routes: Mutex::new(BTreeMap::new()),
             message_subs: Mutex::new(BTreeMap::new()),
             route_errors: Mutex::new(BTreeMap::new()),
+            route_standby: Mutex::new(BTreeMap::new()),
+            remote_stats: Mutex::new(BTreeMap::new()),
             reconcile_lock: tokio::sync::Mutex::new(()),
             data_watch_error: Mutex::new(None),
             registries: Mutex::new(RegistryCredentialMap::new()),

@@ -178,7 +178,7 @@ impl HostInner {
             let link = link.clone();
             let fut: BoxFuture<'static, Result<Vec<u8>, String>> = Box::pin(async move {
                 let Some(host) = weak.upgrade() else {
-                    return Err("the host is stopping".to_string());
+                    return Err(rpc::HOST_STOPPING.to_string());
                 };
                 host.check_provider_link(&inv, builtin.contract, &link)?;
                 match &store {

@@ -1,13 +1,15 @@
 //! Links → routes: every link the lattice data reports is kept here, and those for the
-//! built-in HTTP provider (of an actor running here, on a link name the provider runs under)
-//! are applied to the HTTP provider as routes. Also the state of the lattice-data watch, which
+//! built-in HTTP provider (on a link name the provider runs under) are applied to the HTTP
+//! provider as routes — to the actor here when it runs here, else over lattice RPC to
+//! wherever it runs. Also the state of the lattice-data watch, which
 //! the supervisor in `lifecycle.rs` reports here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::super::http::ActorTarget;
+use super::super::http::{ActorTarget, RemoteTarget, RouteTarget};
 use super::super::lattice_data::LinkChange;
+use super::super::rpc::wire::WasmCloudEntity;
 use super::{AppliedRoute, HTTP_CONTRACT, HostInner};
 use crate::lattice::protocol::{EventData, LinkDefinition};
 use crate::sync::lock;
@@ -38,59 +40,99 @@ impl HostInner {
 
     /// Brings the HTTP provider's routes in line with the links, the running actors and the
     /// running provider link names.
+    ///
+    /// Every link of the built-in HTTP provider under a link name it runs here gets a route:
+    /// to the actor here when it runs here, else to the actor wherever it runs, over lattice
+    /// RPC (as wasmCloud's httpserver serves every link it is given). A route that only
+    /// changes between the two is swapped in place, so its listener stays up. A remote route
+    /// whose address another process holds stands by (see [`HostInner::route_standby`]):
+    /// retried on every reconciliation and health check, never an error.
     pub async fn reconcile_routes(&self) {
         let _serial = self.reconcile_lock.lock().await;
-        let want: BTreeMap<String, (AppliedRoute, ActorTarget)> = {
+        let want: BTreeMap<String, (AppliedRoute, RouteTarget)> = {
             let links = lock(&self.links);
             let actors = lock(&self.actors);
             let providers = lock(&self.providers);
-            links
+            let mut remote_stats = lock(&self.remote_stats);
+            let want: BTreeMap<String, (AppliedRoute, RouteTarget)> = links
                 .values()
                 .filter(|l| {
                     l.contract_id == HTTP_CONTRACT
                         && l.provider_id == self.builtin_http_key
                         && providers.contains_key(&(l.provider_id.clone(), l.link_name.clone()))
                 })
-                .filter_map(|l| {
-                    let a = actors.get(&l.actor_id)?;
-                    Some((
-                        l.id.clone(),
-                        (
-                            AppliedRoute {
-                                actor_id: l.actor_id.clone(),
-                                values: l.values.clone(),
-                            },
-                            ActorTarget {
-                                actor_id: l.actor_id.clone(),
-                                live: a.live.subscribe(),
-                                stats: a.stats.clone(),
-                            },
-                        ),
-                    ))
+                .map(|l| {
+                    let target = match actors.get(&l.actor_id) {
+                        Some(a) => RouteTarget::Local(ActorTarget {
+                            actor_id: l.actor_id.clone(),
+                            live: a.live.subscribe(),
+                            stats: a.stats.clone(),
+                        }),
+                        None => RouteTarget::from(RemoteTarget {
+                            actor_id: l.actor_id.clone(),
+                            origin: WasmCloudEntity::provider(
+                                self.builtin_http_key.clone(),
+                                HTTP_CONTRACT,
+                                l.link_name.clone(),
+                            ),
+                            rpc: self.rpc.clone(),
+                            stats: Arc::clone(remote_stats.entry(l.id.clone()).or_default()),
+                        }),
+                    };
+                    let applied = AppliedRoute {
+                        actor_id: l.actor_id.clone(),
+                        values: l.values.clone(),
+                        remote: target.is_remote(),
+                    };
+                    (l.id.clone(), (applied, target))
                 })
-                .collect()
+                .collect();
+            remote_stats.retain(|id, _| want.contains_key(id));
+            want
         };
         let have = lock(&self.routes).clone();
         for (id, applied) in &have {
-            if want.get(id).map(|(a, _)| a) != Some(applied) {
+            let keep = want
+                .get(id)
+                .is_some_and(|(a, _)| a.actor_id == applied.actor_id && a.values == applied.values);
+            if !keep {
                 self.http.remove_route(id).await;
                 lock(&self.routes).remove(id);
                 lock(&self.route_errors).remove(id);
             }
         }
+        lock(&self.route_standby).retain(|id, _| want.get(id).is_some_and(|(a, _)| a.remote));
         let mut errors_changed = false;
         for (id, (applied, target)) in want {
-            if lock(&self.routes).contains_key(&id) {
+            let current = lock(&self.routes).get(&id).cloned();
+            if current.as_ref() == Some(&applied) {
                 continue;
             }
             match self.http.put_route(&id, target, &applied.values).await {
                 Ok(addr) => {
-                    tracing::info!(link = %id, actor = %applied.actor_id, %addr, "HTTP route up");
+                    let to = if applied.remote { "remote" } else { "local" };
+                    tracing::info!(link = %id, actor = %applied.actor_id, %addr, to, "HTTP route up");
                     lock(&self.routes).insert(id.clone(), applied);
+                    lock(&self.route_standby).remove(&id);
+                    errors_changed |= lock(&self.route_errors).remove(&id).is_some();
+                }
+                Err(e) if applied.remote && e.is_address_in_use() => {
+                    let first = lock(&self.route_standby)
+                        .insert(id.clone(), e.to_string())
+                        .is_none();
+                    if first {
+                        tracing::info!(link = %id, actor = %applied.actor_id, error = %e,
+                            "another process serves this link's address; standing by");
+                    }
                     errors_changed |= lock(&self.route_errors).remove(&id).is_some();
                 }
                 Err(e) => {
                     tracing::warn!(link = %id, error = %e, "cannot serve HTTP for a link");
+                    if current.is_some() {
+                        // A swap that failed leaves nothing half-applied.
+                        self.http.remove_route(&id).await;
+                        lock(&self.routes).remove(&id);
+                    }
                     errors_changed |= lock(&self.route_errors)
                         .insert(id.clone(), e.to_string())
                         .is_none();
@@ -100,6 +142,11 @@ impl HostInner {
         if errors_changed {
             self.check_health().await;
         }
+    }
+
+    /// Remote routes standing by for an address another process holds: link id → why.
+    pub fn route_standby(&self) -> BTreeMap<String, String> {
+        lock(&self.route_standby).clone()
     }
 
     /// Whether the route of link `id` is up (`Some(Ok)`), failed (`Some(Err(why))`), or not

@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::body::{InFlight, LimitedBody, TrackedBody, full, status_reason, text};
 use super::routes::{is_well_known, prefix_matches};
 use super::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, CallFailure, HEALTH_PATH, HttpError, INFO_PATH,
-    LISTEN_BACKLOG, Route, RouteInfo, Shared, route_info,
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, ActorTarget, CallFailure, CallStats, HEALTH_PATH,
+    HttpError, INFO_PATH, LISTEN_BACKLOG, Route, RouteInfo, RouteTarget, Shared, route_info,
 };
 use crate::host::runtime::{HandleError, Loaded, ResponseBody};
 use crate::sync::read;
@@ -167,37 +167,80 @@ impl ListenerCtx {
         let Some(route) = route else {
             return self.not_found(path);
         };
-        self.call_actor(&route, req).await
+        match &route.target {
+            RouteTarget::Local(target) => self.call_actor(&route, target, req).await,
+            RouteTarget::Remote(target) => self.call_remote(&route, target, req).await,
+        }
     }
 
-    async fn call_actor(&self, route: &Route, req: Request<Incoming>) -> Response<ResponseBody> {
-        let target = &route.target;
-        let stats = &target.stats;
-        let Ok(permit) = Arc::clone(&self.shared.in_flight).try_acquire_owned() else {
-            let mut resp = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many requests in flight; retry shortly\n",
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return resp;
-        };
+    /// Takes a guest-call permit and counts the call; `None` when
+    /// [`super::HttpLimits::max_in_flight`] calls are in flight already (answer [`busy`]).
+    pub(super) fn admit(&self, stats: &Arc<CallStats>) -> Option<InFlight> {
+        let permit = Arc::clone(&self.shared.in_flight)
+            .try_acquire_owned()
+            .ok()?;
         stats.calls.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight::new(Arc::clone(&self.shared), Arc::clone(stats), permit);
+        Some(InFlight::new(
+            Arc::clone(&self.shared),
+            Arc::clone(stats),
+            permit,
+        ))
+    }
+
+    /// Counts a failed call as an error, records its reason and reports it.
+    pub(super) fn count_failure(
+        &self,
+        route: &Route,
+        status: StatusCode,
+        reason: &str,
+        request_bytes: u64,
+    ) {
+        let stats = route.target.stats();
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+        stats.record_failure(reason);
+        self.report_failure(route, status, reason, request_bytes);
+    }
+
+    /// A failed call's answer ([`Self::count_failure`]); the body carries the reason only
+    /// with [`super::FailureReports::details_in_body`].
+    pub(super) fn failed(
+        &self,
+        route: &Route,
+        status: StatusCode,
+        reason: &str,
+        request_bytes: u64,
+    ) -> Response<ResponseBody> {
+        self.count_failure(route, status, reason, request_bytes);
+        if self.shared.reports.details_in_body {
+            text(
+                status,
+                format!("{} {}: {reason}\n", status.as_u16(), status_reason(status)),
+            )
+        } else {
+            text(
+                status,
+                format!("{} {}\n", status.as_u16(), status_reason(status)),
+            )
+        }
+    }
+
+    async fn call_actor(
+        &self,
+        route: &Route,
+        target: &ActorTarget,
+        req: Request<Incoming>,
+    ) -> Response<ResponseBody> {
+        let stats = &target.stats;
+        let Some(guard) = self.admit(stats) else {
+            return busy();
+        };
         // Clone the Arc and drop the watch borrow at once: never hold it across an await.
         let loaded: Arc<Loaded> = target.live.borrow().clone();
 
         let limit = self.shared.limits.max_request_body;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = declared_length(&req);
         if declared.is_some_and(|n| n > limit) {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than the {limit} byte limit\n"),
-            );
+            return too_large(limit);
         }
         let exceeded = Arc::new(AtomicBool::new(false));
         let req = req.map(|body| LimitedBody {
@@ -213,29 +256,10 @@ impl ListenerCtx {
             .handle(&loaded, &target.actor_id, req)
             .await
         {
-            Ok(resp) => {
-                // A 5xx the guest chose to send is its answer, not a host failure: counted as
-                // an error, passed through as it is.
-                let failed = resp.status().is_server_error();
-                if failed {
-                    stats.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                resp.map(|body| {
-                    TrackedBody {
-                        inner: body,
-                        stats: Arc::clone(stats),
-                        counted: failed,
-                        _guard: guard,
-                    }
-                    .boxed_unsync()
-                })
-            }
+            Ok(resp) => tracked(resp, stats, guard),
             Err(e) => {
                 if exceeded.load(Ordering::Acquire) {
-                    return text(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("request body is larger than the {limit} byte limit\n"),
-                    );
+                    return too_large(limit);
                 }
                 let status = match &e {
                     HandleError::NoHttp(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -259,28 +283,15 @@ impl ListenerCtx {
                         format!("{} {}: {e}\n", status.as_u16(), status_reason(status)),
                     );
                 }
-                stats.errors.fetch_add(1, Ordering::Relaxed);
                 if status == StatusCode::SERVICE_UNAVAILABLE {
                     // The host's own reason (the component lacks the export): no guest text.
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
                     return text(
                         status,
                         format!("{} {}: {e}\n", status.as_u16(), status_reason(status)),
                     );
                 }
-                let reason = e.to_string();
-                stats.record_failure(&reason);
-                self.report_failure(route, status, &reason, declared.unwrap_or(0));
-                if self.shared.reports.details_in_body {
-                    text(
-                        status,
-                        format!("{} {}: {reason}\n", status.as_u16(), status_reason(status)),
-                    )
-                } else {
-                    text(
-                        status,
-                        format!("{} {}\n", status.as_u16(), status_reason(status)),
-                    )
-                }
+                self.failed(route, status, &e.to_string(), declared.unwrap_or(0))
             }
         }
     }
@@ -291,14 +302,14 @@ impl ListenerCtx {
             return;
         };
         let report = CallFailure {
-            actor_id: route.target.actor_id.clone(),
+            actor_id: route.target.actor_id().to_owned(),
             link_id: route.link_id.clone(),
             status: status.as_u16(),
             reason: reason.to_owned(),
             request_bytes,
         };
         if sink.try_send(report).is_err() {
-            tracing::debug!(actor = %route.target.actor_id, "failure report dropped (sink full or gone)");
+            tracing::debug!(actor = %route.target.actor_id(), "failure report dropped (sink full or gone)");
         }
     }
 
@@ -353,4 +364,54 @@ impl ListenerCtx {
             format!("no route for {path} on {}; {hint}\n", self.address),
         )
     }
+}
+
+/// `503` with `retry-after: 1`: too many calls in flight.
+pub(super) fn busy() -> Response<ResponseBody> {
+    let mut resp = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many requests in flight; retry shortly\n",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// The request body size the client declared, if it declared one.
+pub(super) fn declared_length<B>(req: &Request<B>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// `413` for a body over `limit` bytes.
+pub(super) fn too_large(limit: u64) -> Response<ResponseBody> {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than the {limit} byte limit\n"),
+    )
+}
+
+/// The actor's response on its way out: a 5xx the actor chose to send is its answer, not a
+/// host failure — counted as an error, passed through as it is; the guard keeps the call in
+/// flight until the body is done.
+pub(super) fn tracked(
+    resp: Response<ResponseBody>,
+    stats: &Arc<CallStats>,
+    guard: InFlight,
+) -> Response<ResponseBody> {
+    let failed = resp.status().is_server_error();
+    if failed {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    resp.map(|body| {
+        TrackedBody {
+            inner: body,
+            stats: Arc::clone(stats),
+            counted: failed,
+            _guard: guard,
+        }
+        .boxed_unsync()
+    })
 }

@@ -27,6 +27,15 @@
 //! A path without a route answers 404 listing the routes' prefixes; an actor without the
 //! HTTP export answers 503 with the reason.
 //!
+//! # Local and remote routes ([`RouteTarget`])
+//! A route leads either to an actor running in this process ([`ActorTarget`]: the guest is
+//! called here) or to one running on another host of the lattice ([`RemoteTarget`]: the
+//! request becomes `HttpServer.HandleRequest` over lattice RPC, from this provider's entity,
+//! and the reply's `HttpResponse` becomes the response; the actor's queue group picks the
+//! instance). The same limits apply to both; a remote call that gets no answer — nothing
+//! serves the actor (at once), or no reply within the RPC timeout (its host died) — is
+//! answered `503` with `retry-after: 1`, never left hanging. See `remote`.
+//!
 //! # Limits and overflow policy ([`HttpLimits`])
 //! - connections per listener: a semaphore permit is taken *before* `accept`, so past the
 //!   limit new connections wait in the kernel's backlog (mini-redis);
@@ -51,11 +60,13 @@
 //! client) does the body carry them.
 //!
 //! Layout: this file is the provider's API, state and route table; [`routes`] parses link
-//! values and matches paths, `listener` binds and serves connections, `body` holds the
-//! response helpers and the body wrappers that keep counters right.
+//! values and matches paths, `listener` binds and serves connections, `remote` calls actors
+//! on other hosts, `body` holds the response helpers and the body wrappers that keep
+//! counters right.
 
 mod body;
 mod listener;
+mod remote;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -71,6 +82,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::listener::{ListenerCtx, accept_loop, bind};
+pub use self::remote::RemoteTarget;
 pub use self::routes::parse_link_values;
 use super::runtime::{Loaded, Runtime};
 use crate::sync::{lock, read, write};
@@ -223,7 +235,7 @@ pub struct FailureReports {
     pub details_in_body: bool,
 }
 
-/// What a route leads to.
+/// An actor running on this host, as a route leads to it.
 #[derive(Clone, Debug)]
 pub struct ActorTarget {
     /// The actor's id (its public key), used in logs and the info endpoint.
@@ -233,6 +245,50 @@ pub struct ActorTarget {
     pub live: watch::Receiver<Arc<Loaded>>,
     /// Counters this provider updates.
     pub stats: Arc<CallStats>,
+}
+
+/// What a route leads to: an actor here, or one on another host reached over lattice RPC.
+#[derive(Clone, Debug)]
+pub enum RouteTarget {
+    /// The actor runs on this host; its guest is called in this process.
+    Local(ActorTarget),
+    /// The actor runs elsewhere in the lattice (boxed: its RPC handle is the larger part).
+    Remote(Box<RemoteTarget>),
+}
+
+impl RouteTarget {
+    /// The actor's id (its public key).
+    pub fn actor_id(&self) -> &str {
+        match self {
+            Self::Local(t) => &t.actor_id,
+            Self::Remote(t) => &t.actor_id,
+        }
+    }
+
+    /// The counters of calls through this route.
+    pub fn stats(&self) -> &Arc<CallStats> {
+        match self {
+            Self::Local(t) => &t.stats,
+            Self::Remote(t) => &t.stats,
+        }
+    }
+
+    /// Whether the actor is called over lattice RPC.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Remote(_))
+    }
+}
+
+impl From<ActorTarget> for RouteTarget {
+    fn from(t: ActorTarget) -> Self {
+        Self::Local(t)
+    }
+}
+
+impl From<RemoteTarget> for RouteTarget {
+    fn from(t: RemoteTarget) -> Self {
+        Self::Remote(Box::new(t))
+    }
 }
 
 /// One route, as [`HttpProvider::routes`] and the info endpoint describe it.
@@ -246,15 +302,19 @@ pub struct RouteInfo {
     pub path: String,
     /// The actor the route leads to.
     pub actor_id: String,
-    /// The revision of the actor's current version.
-    pub revision: i64,
-    /// SHA-256 of the actor's current version.
-    pub digest: String,
-    /// Whether the current version serves HTTP.
-    pub serves_http: bool,
+    /// Whether the actor runs on another host (called over lattice RPC).
+    pub remote: bool,
+    /// The revision of the actor's current version (`None` for a remote actor: its host
+    /// knows).
+    pub revision: Option<i64>,
+    /// SHA-256 of the actor's current version (`None` for a remote actor).
+    pub digest: Option<String>,
+    /// Whether the current version serves HTTP (`None` for a remote actor).
+    pub serves_http: Option<bool>,
     /// Why it does not, if it does not.
     pub no_http_reason: Option<String>,
-    /// The actor's call counters.
+    /// The calls through this route: the actor's counters for a local actor (which count its
+    /// RPC calls too), the route's own for a remote one (the calls made from here).
     pub stats: CallStatsSnapshot,
 }
 
@@ -294,6 +354,14 @@ pub enum HttpError {
     /// [`HttpProvider::drain`] has started; no routes can be added.
     #[error("the HTTP server is draining and takes no new routes")]
     Draining,
+}
+
+impl HttpError {
+    /// Whether this is a bind that failed because another socket holds the address (another
+    /// process, e.g. a second host on the same machine serving the same link).
+    pub fn is_address_in_use(&self) -> bool {
+        matches!(self, Self::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse)
+    }
 }
 
 /// The built-in HTTP server capability provider. Cheap to clone.
@@ -371,7 +439,7 @@ struct ListenerEntry {
 struct Route {
     link_id: String,
     path: String,
-    target: ActorTarget,
+    target: RouteTarget,
 }
 
 impl HttpProvider {
@@ -405,7 +473,9 @@ impl HttpProvider {
     }
 
     /// Adds (or replaces) the route of link `link_id` from its link values, binding a
-    /// listener if the address has none yet. Returns the listener's bound address.
+    /// listener if the address has none yet. Returns the listener's bound address. Replacing
+    /// a route on the same address swaps it in place: the listener and its connections stay
+    /// (requests in flight finish on the target they started with).
     ///
     /// # Errors
     /// [`HttpError::InvalidValue`] for bad values, [`HttpError::RouteTaken`] when another
@@ -414,9 +484,10 @@ impl HttpProvider {
     pub async fn put_route(
         &self,
         link_id: &str,
-        target: ActorTarget,
+        target: impl Into<RouteTarget>,
         values: &BTreeMap<String, String>,
     ) -> Result<SocketAddr, HttpError> {
+        let target = target.into();
         let (wanted, path) = parse_link_values(values)?;
         let mut old_task = None;
         let bound = {
@@ -639,16 +710,24 @@ fn insert_route(routes: &mut Vec<Arc<Route>>, route: Arc<Route>) {
 }
 
 fn route_info(address: SocketAddr, r: &Route) -> RouteInfo {
-    let loaded = r.target.live.borrow().clone();
-    RouteInfo {
+    let mut info = RouteInfo {
         link_id: r.link_id.clone(),
         address,
         path: r.path.clone(),
-        actor_id: r.target.actor_id.clone(),
-        revision: loaded.revision,
-        digest: loaded.digest.clone(),
-        serves_http: loaded.serves_http(),
-        no_http_reason: loaded.no_http_reason.clone(),
-        stats: r.target.stats.snapshot(),
+        actor_id: r.target.actor_id().to_owned(),
+        remote: r.target.is_remote(),
+        revision: None,
+        digest: None,
+        serves_http: None,
+        no_http_reason: None,
+        stats: r.target.stats().snapshot(),
+    };
+    if let RouteTarget::Local(t) = &r.target {
+        let loaded = t.live.borrow().clone();
+        info.revision = Some(loaded.revision);
+        info.digest = Some(loaded.digest.clone());
+        info.serves_http = Some(loaded.serves_http());
+        info.no_http_reason.clone_from(&loaded.no_http_reason);
     }
+    info
 }

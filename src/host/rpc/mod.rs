@@ -39,6 +39,20 @@ pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Invocations one subject serves at once.
 pub const MAX_INFLIGHT_PER_SUBJECT: usize = 64;
 
+/// The error text of an invocation that reached a host while it stops: the caller may try
+/// again (another instance answers in the queue group).
+pub const HOST_STOPPING: &str = "the host is stopping";
+
+/// How the error text of an invocation for an actor that stopped on the host a moment before
+/// ends (the subscription was still there): the caller may try again, like [`HOST_STOPPING`].
+pub const NOT_RUNNING_HERE: &str = "is not running on this host";
+
+/// Whether an actor's error answer only says that its host could not take the call right
+/// now ([`HOST_STOPPING`], [`NOT_RUNNING_HERE`]), as opposed to the actor failing it.
+pub fn is_transient_refusal(error: &str) -> bool {
+    error == HOST_STOPPING || error.ends_with(NOT_RUNNING_HERE)
+}
+
 /// The environment variable the era's hosts read for the RPC timeout, in milliseconds.
 pub const RPC_TIMEOUT_ENV: &str = "WASMCLOUD_RPC_TIMEOUT_MS";
 
