@@ -6,8 +6,17 @@
 //! - **remote**: host B runs the same module under another key (signed again), linked on a
 //!   second port of A's HTTP server: each request goes A → B as `HttpServer.HandleRequest`
 //!   over lattice RPC and back;
-//! - **NATS**: a raw `async-nats` 64-byte request/reply round trip on the same server, between
-//!   two connections of this process (the responder echoes).
+//! - **NATS**: a raw `async-nats` 64-byte request/reply round trip on the same server: to an
+//!   echo responder in another process (this bench binary run again as one, on a current-thread
+//!   runtime), as A's request to B crosses processes; and to a responder on this process's own
+//!   thread, the floor (no other process has to wake up).
+//!
+//! To see where the remote hop's time goes, also: **RPC only** — the same signed
+//! `HttpServer.HandleRequest` sent from this process straight to the actor on B (B's side and
+//! the round trip, without A and HTTP); the same call to a host in this process over the
+//! in-process bus (the serving path's CPU without NATS and without other processes); and the
+//! CPU of the envelope — sign and encode an invocation (what A does per request), decode and
+//! validate it (what B does).
 //!
 //! Latency: one keep-alive connection per kind, sequential GETs, rounds alternating the three
 //! kinds so each sees the same machine; p50 and p99 of all samples. Throughput: `CONNS`
@@ -27,7 +36,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use lattice_tui::host::builtin_http_key;
+use lattice_tui::host::rpc::wire::{Invocation, WasmCloudEntity, to_msgpack};
+use lattice_tui::host::rpc::{RpcLink, antiforgery};
 use lattice_tui::lattice::bus::Bus;
+use lattice_tui::lattice::protocol::interfaces::HttpRequest;
 use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use nkeys::KeyPair;
 use serde_json::json;
@@ -146,7 +158,45 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Set in the environment of the echo responder this bench runs as a child: the server URL.
+const ECHO_ENV: &str = "LATTICE_BENCH_ECHO_NATS";
+/// The subject the child's responder echoes on.
+const ECHO_SUBJECT: &str = "bench.echo.process";
+
+/// The child: echo every request on [`ECHO_SUBJECT`] until killed.
+fn echo_responder(url: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        use futures::StreamExt;
+        let client = async_nats::connect(url).await.expect("connect");
+        let mut sub = client.subscribe(ECHO_SUBJECT).await.expect("subscribe");
+        client.flush().await.expect("flush");
+        while let Some(msg) = sub.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = client.publish(reply, msg.payload).await;
+            }
+        }
+    });
+}
+
+/// Kills the echo responder when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
+    if let Ok(url) = std::env::var(ECHO_ENV) {
+        echo_responder(&url);
+        return;
+    }
     let rounds = env_usize("ROUNDS", 5);
     let seq = env_usize("SEQ", 500);
     let conns = env_usize("CONNS", 16);
@@ -208,7 +258,14 @@ fn main() {
         wait_served(local_port).await;
         wait_served(remote_port).await;
 
-        // The raw NATS round trip: an echo responder on its own connection.
+        // The raw NATS round trips: an echo responder in another process, and one here.
+        let _echo = Child(
+            std::process::Command::new(std::env::current_exe().expect("this bench"))
+                .env(ECHO_ENV, &url)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("start the echo responder"),
+        );
         let responder = async_nats::connect(&url).await.expect("responder");
         let requester = async_nats::connect(&url).await.expect("requester");
         let mut echo = responder.subscribe("bench.echo").await.expect("subscribe");
@@ -222,13 +279,55 @@ fn main() {
             }
         });
         let payload = Bytes::from(vec![7u8; 64]);
-        let nats_rt = |requester: async_nats::Client, payload: Bytes| async move {
+        let nats_rt = |requester: async_nats::Client, payload: Bytes, subject: &'static str| async move {
             let t = Instant::now();
             requester
-                .request("bench.echo", payload)
+                .request(subject, payload)
                 .await
                 .expect("echo reply");
             t.elapsed()
+        };
+        tokio::time::timeout(WAIT, async {
+            while requester
+                .request(ECHO_SUBJECT, payload.clone())
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the echo process answers");
+
+        // The RPC alone, signed here as A would sign it.
+        let cluster = KeyPair::from_seed(&seed).expect("cluster key");
+        let issuers = vec![cluster.public_key()];
+        let link = RpcLink::new(
+            bus.clone(),
+            LATTICE,
+            &KeyPair::new_server().public_key(),
+            KeyPair::from_seed(&seed).expect("cluster key"),
+            issuers.clone(),
+            WAIT,
+        );
+        let origin = WasmCloudEntity::provider(builtin_http_key(), HTTP, "default");
+        let target = WasmCloudEntity::actor(remote_pk.clone());
+        let request = to_msgpack(&HttpRequest {
+            method: "GET".into(),
+            path: "/".into(),
+            ..HttpRequest::default()
+        })
+        .expect("msgpack");
+        let rpc_only = || {
+            let (link, origin, target, request) =
+                (link.clone(), origin.clone(), target.clone(), request.clone());
+            async move {
+                let t = Instant::now();
+                link.call(origin, target, "HttpServer.HandleRequest", request)
+                    .await
+                    .expect("the actor on B answers");
+                t.elapsed()
+            }
         };
 
         let mut local = connect(local_port).await;
@@ -237,9 +336,12 @@ fn main() {
         for _ in 0..200 {
             get(&mut local).await;
             get(&mut remote).await;
-            nats_rt(requester.clone(), payload.clone()).await;
+            nats_rt(requester.clone(), payload.clone(), ECHO_SUBJECT).await;
+            nats_rt(requester.clone(), payload.clone(), "bench.echo").await;
+            rpc_only().await;
         }
-        let (mut l, mut r, mut n) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut l, mut r, mut n, mut f, mut o) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             for _ in 0..seq {
                 l.push(get(&mut local).await);
@@ -248,10 +350,67 @@ fn main() {
                 r.push(get(&mut remote).await);
             }
             for _ in 0..seq {
-                n.push(nats_rt(requester.clone(), payload.clone()).await);
+                n.push(nats_rt(requester.clone(), payload.clone(), ECHO_SUBJECT).await);
+            }
+            for _ in 0..seq {
+                f.push(nats_rt(requester.clone(), payload.clone(), "bench.echo").await);
+            }
+            for _ in 0..seq {
+                o.push(rpc_only().await);
             }
         }
-        for v in [&mut l, &mut r, &mut n] {
+        // The same RPC to the same module on a host in this process, over the in-process
+        // bus: the serving path's CPU (sign, validate, run the guest, codec) without NATS.
+        let local_bus = Bus::local();
+        let mut cfg = lattice_tui::host::HostConfig::new(LATTICE);
+        cfg.identity.cluster_seed = Some(seed.clone());
+        let inproc = lattice_tui::host::start(local_bus.clone(), cfg)
+            .await
+            .expect("an in-process host");
+        let inproc_pk = inproc
+            .start_actor(&remote_file.display().to_string(), 1, Default::default())
+            .await
+            .expect("the actor in-process");
+        let inproc_link = RpcLink::new(
+            local_bus,
+            LATTICE,
+            &KeyPair::new_server().public_key(),
+            KeyPair::from_seed(&seed).expect("cluster key"),
+            issuers.clone(),
+            WAIT,
+        );
+        let mut p = Vec::new();
+        for i in 0..(200 + rounds * seq) {
+            let t = Instant::now();
+            inproc_link
+                .call(
+                    origin.clone(),
+                    WasmCloudEntity::actor(inproc_pk.clone()),
+                    "HttpServer.HandleRequest",
+                    request.clone(),
+                )
+                .await
+                .expect("the in-process actor answers");
+            if i >= 200 {
+                p.push(t.elapsed());
+            }
+        }
+        inproc.stop();
+        // The envelope's CPU, in this process.
+        let (mut signing, mut checking) = (Vec::new(), Vec::new());
+        for _ in 0..rounds * seq {
+            let t = Instant::now();
+            let inv = link
+                .invocation(origin.clone(), target.clone(), "HttpServer.HandleRequest", request.clone())
+                .expect("sign");
+            let bytes = inv.encode().expect("encode");
+            signing.push(t.elapsed());
+            let t = Instant::now();
+            let back = Invocation::decode(&bytes).expect("decode");
+            antiforgery::validate(&back, None, &issuers).expect("valid");
+            checking.push(t.elapsed());
+        }
+        for v in [&mut l, &mut r, &mut n, &mut f, &mut o, &mut p, &mut signing, &mut checking] {
             v.sort();
         }
         let (lp, rp, np) = (
@@ -265,22 +424,42 @@ fn main() {
             "Sequential GET, one keep-alive connection, {rounds} rounds x {seq} per kind (p50 / p99):"
         );
         println!(
-            "  local  (A runs the actor)        {:>8} / {:>8}",
+            "  local  (A runs the actor)                     {:>8} / {:>8}",
             us(lp),
             us(percentile(&l, 0.99))
         );
         println!(
-            "  remote (A -> B over lattice RPC) {:>8} / {:>8}",
+            "  remote (A -> B over lattice RPC)              {:>8} / {:>8}",
             us(rp),
             us(percentile(&r, 0.99))
         );
         println!(
-            "  NATS request/reply, 64 B         {:>8} / {:>8}",
+            "  NATS request/reply, 64 B, to another process {:>8} / {:>8}",
             us(np),
             us(percentile(&n, 0.99))
         );
         println!(
-            "  added by the remote hop: {} (target <= NATS p50 + 100 µs = {}): {:.2}x the budget; remote/local p50 {:.2}x",
+            "  NATS request/reply, 64 B, same thread (floor) {:>8} / {:>8}",
+            us(percentile(&f, 0.5)),
+            us(percentile(&f, 0.99))
+        );
+        println!(
+            "  RPC only (this process -> B, signed here)     {:>8} / {:>8}",
+            us(percentile(&o, 0.5)),
+            us(percentile(&o, 0.99))
+        );
+        println!(
+            "  RPC in this process (in-process bus, no NATS) {:>8} / {:>8}",
+            us(percentile(&p, 0.5)),
+            us(percentile(&p, 0.99))
+        );
+        println!(
+            "  envelope CPU: sign + encode {} p50, decode + validate {} p50",
+            us(percentile(&signing, 0.5)),
+            us(percentile(&checking, 0.5))
+        );
+        println!(
+            "  added by the remote hop: {} (target <= NATS p50 to another process + 100 µs = {}): {:.2}x the budget; remote/local p50 {:.2}x",
             us(added),
             us(budget),
             added.as_secs_f64() / budget.as_secs_f64(),

@@ -17,8 +17,8 @@ use lattice_tui::host::lattice_data::LatticeData;
 use lattice_tui::host::rpc::wire::{Invocation, WasmCloudEntity, from_msgpack};
 use lattice_tui::host::{self, Host, HostConfig};
 use lattice_tui::lattice::bus::Bus;
-use lattice_tui::lattice::protocol::StringMap;
 use lattice_tui::lattice::protocol::interfaces::HttpRequest;
+use lattice_tui::lattice::protocol::{LinkDefinition, StringMap};
 use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use nkeys::KeyPair;
 use serde_json::json;
@@ -289,6 +289,72 @@ async fn a_remote_actor_without_a_reply_is_a_503_after_the_rpc_timeout_and_a_tra
     assert_eq!((trap.stats.calls, trap.stats.errors), (1, 1));
     let looping = routes.iter().find(|r| r.actor_id == loop_pk).unwrap();
     assert_eq!((looping.stats.calls, looping.stats.errors), (1, 1));
+    a.stop();
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_route_whose_address_is_taken_stands_by_without_failing_the_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, pk) = signed_file(dir.path(), "era-hello", &[HTTP], None);
+    let (_bus, a, b) = two_hosts(|_, _| {}).await;
+    b.start_actor(&file.to_string_lossy(), 1, StringMap::new())
+        .await
+        .unwrap();
+    // Another process's socket (here: the test's) holds the address.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    // The HTTP server on A on another link name first (serve_http waits for its own route).
+    let other = free_port();
+    a.serve_http(&pk, &format!("127.0.0.1:{other}"), "other")
+        .await
+        .unwrap();
+    let http = builtin_http_key();
+    let link = |name: &str, port: u16| {
+        LinkDefinition {
+            id: String::new(),
+            actor_id: pk.clone(),
+            provider_id: http.clone(),
+            link_name: name.into(),
+            contract_id: HTTP.into(),
+            values: [("address".to_string(), format!("127.0.0.1:{port}"))].into(),
+        }
+        .with_id()
+    };
+    let ld = link("other", port);
+    // Replace the link on "other" by one on the held address.
+    a.data().put_link(&ld).await.unwrap();
+    within(T, "the route stands by", async {
+        while !a.http_standby().contains_key(&ld.id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        a.http_standby()[&ld.id].contains("in use"),
+        "{:?}",
+        a.http_standby()
+    );
+    // Not a failure (which would turn the provider unhealthy): it stands by, unapplied.
+    assert!(a.served_links().is_empty(), "no route is applied");
+    assert!(a.http_routes().is_empty());
+    // The address is free again; the next reconciliation (here: another link) takes it.
+    drop(held);
+    a.serve_http(&pk, &format!("127.0.0.1:{other}"), "default")
+        .await
+        .unwrap();
+    within(T, "the route is up on the freed address", async {
+        while !a.served_links().contains(&ld.id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(a.http_standby().is_empty());
+    let (status, body) = http_get(port, "/freed").await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "hello from an actor-era actor: GET /freed")
+    );
     a.stop();
     b.stop();
 }

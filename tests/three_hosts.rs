@@ -169,11 +169,11 @@ fn load(
                         Ok(Err(e)) => (None, format!("connection failed: {e}")),
                         Err(_) => (None, format!("no answer within {bound:?}")),
                     };
-                    let pause = if status == Some(200) {
+                    let pause = scaled(if status == Some(200) {
                         PAUSE
                     } else {
                         PAUSE * 5
-                    };
+                    });
                     out.lock().unwrap().push(Outcome {
                         worker,
                         started,

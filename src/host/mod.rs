@@ -487,4 +487,10 @@ impl Host {
     pub fn served_links(&self) -> std::collections::BTreeSet<String> {
         self.inner.applied_routes()
     }
+
+    /// Remote HTTP routes standing by because another process holds their address: link id
+    /// → why (retried on every route change and health check).
+    pub fn http_standby(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.route_standby()
+    }
 }

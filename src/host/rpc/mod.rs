@@ -343,3 +343,23 @@ async fn answer(link: &RpcLink, msg: Message, handler: &Handler) {
         Err(e) => tracing::warn!(error = %e, "cannot encode an invocation's reply"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_host_that_cannot_take_the_call_is_a_transient_refusal() {
+        assert!(is_transient_refusal(HOST_STOPPING));
+        assert!(is_transient_refusal(&format!(
+            "actor MXYZ {NOT_RUNNING_HERE}"
+        )));
+        for actor_failed in [
+            "the guest trapped: unreachable",
+            "Invocation not authorized: missing capability claim for wasmcloud:httpserver",
+            "the host is stopping soon, says the guest",
+        ] {
+            assert!(!is_transient_refusal(actor_failed), "{actor_failed}");
+        }
+    }
+}

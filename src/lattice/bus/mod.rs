@@ -278,6 +278,21 @@ impl Bus {
         })
     }
 
+    /// A bus like this one whose work happens on the calling runtime, with `capacity` as the
+    /// bound of its subscriptions: on NATS always a new connection with the same options
+    /// (async-nats runs a connection's I/O on the runtime that made it, so a connection made
+    /// on another runtime costs a cross-thread wake-up per message each way); in-process, a
+    /// handle on the same bus.
+    ///
+    /// # Errors
+    /// [`BusError::Connect`] if the new connection cannot be made.
+    pub async fn sibling(&self, capacity: usize) -> Result<Bus, BusError> {
+        Ok(match self {
+            Bus::Local(l) => Bus::Local(l.with_capacity(capacity)),
+            Bus::Nats(n) => Bus::Nats(n.sibling(capacity).await?),
+        })
+    }
+
     /// How many messages each subscription made through this handle can hold before it
     /// drops (and counts) what arrives.
     #[must_use]

@@ -144,6 +144,12 @@ impl NatsBus {
         if capacity.max(1) == self.opts.subscription_capacity.max(1) {
             return Ok(self.clone());
         }
+        self.sibling(capacity).await
+    }
+
+    /// A new connection with this one's options and `capacity`; async-nats runs its I/O on
+    /// the runtime this is called on.
+    pub(crate) async fn sibling(&self, capacity: usize) -> Result<Self, BusError> {
         let mut opts = (*self.opts).clone();
         opts.subscription_capacity = capacity;
         Self::connect(opts).await
