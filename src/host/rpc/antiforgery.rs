@@ -171,19 +171,39 @@ pub fn validate(
     payload: Option<&[u8]>,
     issuers: &[String],
 ) -> Result<(), Forgery> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    validate_at(inv, payload, issuers, now)
+}
+
+/// [`validate`] at `now` (seconds since the epoch) for `exp` and `nbf`, so a recorded
+/// invocation can be checked as of when it was sent.
+///
+/// # Errors
+/// As [`validate`].
+pub fn validate_at(
+    inv: &Invocation,
+    payload: Option<&[u8]>,
+    issuers: &[String],
+    now: u64,
+) -> Result<(), Forgery> {
+    // wascap checks the signature; its expiry flags read the system clock, so the validity
+    // window is checked here against `now` instead, in the SDK's order.
     let v = validate_token::<InvocationClaims>(&inv.encoded_claims)
         .map_err(|e| Forgery::BadToken(e.to_string()))?;
-    if v.expired {
+    let claims = Claims::<InvocationClaims>::decode(&inv.encoded_claims)
+        .map_err(|e| Forgery::BadToken(e.to_string()))?;
+    if claims.expires.is_some_and(|exp| exp < now) {
         return Err(Forgery::Expired);
     }
     if !v.signature_valid {
         return Err(Forgery::BadSignature);
     }
-    if v.cannot_use_yet {
+    if claims.not_before.is_some_and(|nbf| now < nbf) {
         return Err(Forgery::TooEarly);
     }
-    let claims = Claims::<InvocationClaims>::decode(&inv.encoded_claims)
-        .map_err(|e| Forgery::BadToken(e.to_string()))?;
     let meta = claims.metadata.as_ref().ok_or(Forgery::NoMetadata)?;
     let target_url = inv.target_url();
     let origin_url = inv.origin.url();
