@@ -272,6 +272,16 @@ async fn follow_notes(
             // Stopped meanwhile: its own stop published the event.
             None => return,
         };
+        let stopped = |reason: String| {
+            EventData::ProviderStopped(ProviderStopped {
+                public_key: key.0.clone(),
+                link_name: key.1.clone(),
+                contract_id: a.contract_id.clone(),
+                instance_id: instance.clone(),
+                annotations: annotations.clone(),
+                reason,
+            })
+        };
         match note {
             Note::Running { .. } => {
                 h.announce_external(&a, &reference, &key.1, &instance, &annotations)
@@ -279,16 +289,9 @@ async fn follow_notes(
             }
             Note::Exited { reason } => {
                 h.events
-                    .publish(EventData::ProviderStopped(ProviderStopped {
-                        public_key: key.0.clone(),
-                        link_name: key.1.clone(),
-                        contract_id: a.contract_id.clone(),
-                        instance_id: instance,
-                        annotations,
-                        reason: format!(
-                            "the provider exited unexpectedly ({reason}); restarting it"
-                        ),
-                    }))
+                    .publish(stopped(format!(
+                        "the provider exited unexpectedly ({reason}); restarting it"
+                    )))
                     .await;
             }
             Note::Health(ok) => {
@@ -300,25 +303,15 @@ async fn follow_notes(
                     contract_id: a.contract_id.clone(),
                     link_name: key.1.clone(),
                 };
-                let data = match (before, ok) {
-                    (Some(b), o) if b == o => EventData::HealthCheckStatus(hc),
-                    (_, true) => EventData::HealthCheckPassed(hc),
-                    (_, false) => EventData::HealthCheckFailed(hc),
-                };
-                h.events.publish(data).await;
+                h.events
+                    .publish(super::providers::health_event(before, ok, hc))
+                    .await;
             }
             Note::SpawnFailed(e) => {
                 tracing::warn!(provider = %a.name, error = %e, "the provider could not be restarted");
                 lock(&h.providers).remove(&key);
                 h.events
-                    .publish(EventData::ProviderStopped(ProviderStopped {
-                        public_key: key.0.clone(),
-                        link_name: key.1.clone(),
-                        contract_id: a.contract_id.clone(),
-                        instance_id: instance,
-                        annotations,
-                        reason: format!("the provider could not be restarted: {e}"),
-                    }))
+                    .publish(stopped(format!("the provider could not be restarted: {e}")))
                     .await;
                 return;
             }

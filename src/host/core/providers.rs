@@ -24,6 +24,16 @@ use crate::sync::lock;
 /// The queue group of a provider's RPC subscription (`wasmbus-rpc`'s provider SDK).
 const PROVIDER_QUEUE: &str = "rpc";
 
+/// The health event for a check that found `healthy` after `before`: `health_check_passed` /
+/// `_failed` on a change (or the first check), `health_check_status` otherwise (OTP 0.62+).
+pub(super) fn health_event(before: Option<bool>, healthy: bool, hc: HealthCheck) -> EventData {
+    match (before, healthy) {
+        (Some(b), h) if b == h => EventData::HealthCheckStatus(hc),
+        (_, true) => EventData::HealthCheckPassed(hc),
+        (_, false) => EventData::HealthCheckFailed(hc),
+    }
+}
+
 pub(super) fn provider_claims(b: Builtin) -> ProviderEventClaims {
     ProviderEventClaims {
         issuer: Some(String::new()),
@@ -348,12 +358,7 @@ impl HostInner {
                 contract_id: builtin.contract.to_string(),
                 link_name: link,
             };
-            let data = match (before, healthy) {
-                (Some(b), h) if b == h => EventData::HealthCheckStatus(hc),
-                (_, true) => EventData::HealthCheckPassed(hc),
-                (_, false) => EventData::HealthCheckFailed(hc),
-            };
-            self.events.publish(data).await;
+            self.events.publish(health_event(before, healthy, hc)).await;
         }
     }
 

@@ -55,16 +55,9 @@ impl Runtime {
         let body = collect_limited(body, MAX_GUEST_BYTES)
             .await
             .map_err(|e| WapcError::Guest(format!("the actor's response body failed: {e}")))?;
-        let mut header = crate::lattice::protocol::interfaces::HeaderMap::new();
-        for (name, value) in &parts.headers {
-            header
-                .entry(name.as_str().to_string())
-                .or_default()
-                .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-        }
         let out = HttpResponse {
             status_code: parts.status.as_u16(),
-            header,
+            header: super::wapc_http::header_map(&parts.headers),
             body,
         };
         to_msgpack(&out).map_err(|e| WapcError::Guest(e.to_string()))

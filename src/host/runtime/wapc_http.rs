@@ -17,15 +17,21 @@ use crate::lattice::protocol::interfaces::{HeaderMap, HttpRequest, HttpResponse}
 /// The operation an HTTP request becomes.
 pub const HANDLE_REQUEST: &str = "HttpServer.HandleRequest";
 
-/// The msgpack `HttpRequest` of a request head and its whole body.
-pub fn http_request(parts: &http::request::Parts, body: Vec<u8>) -> HttpRequest {
+/// An HTTP header map as `wasmcloud-interface-httpserver`'s `HeaderMap` (values in order).
+pub fn header_map(headers: &http::HeaderMap) -> HeaderMap {
     let mut header = HeaderMap::new();
-    for (name, value) in &parts.headers {
+    for (name, value) in headers {
         header
             .entry(name.as_str().to_string())
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
+    header
+}
+
+/// The msgpack `HttpRequest` of a request head and its whole body.
+pub fn http_request(parts: &http::request::Parts, body: Vec<u8>) -> HttpRequest {
+    let header = header_map(&parts.headers);
     HttpRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
