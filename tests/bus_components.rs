@@ -11,29 +11,21 @@ mod common;
 use std::time::Duration;
 
 use common::actors::actor_wasm;
-use common::era::{Signing, sign};
-use common::lattice::{T, ack};
+use common::era::{Signing, config_with_cluster, get_when, put_link, sign, start_builtin};
+use common::lattice::T;
 use common::{free_port, http_get, scaled, within};
+use lattice_tui::host;
 use lattice_tui::host::providers::KEYVALUE;
 use lattice_tui::host::rpc::RpcLink;
 use lattice_tui::host::rpc::wire::{WasmCloudEntity, from_msgpack, to_msgpack};
 use lattice_tui::host::runtime::{Runtime, RuntimeConfig};
-use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::Bus;
+use lattice_tui::lattice::protocol::StringMap;
 use lattice_tui::lattice::protocol::interfaces::{HttpRequest, HttpResponse};
-use lattice_tui::lattice::protocol::{LinkDefinition, StringMap};
-use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use nkeys::KeyPair;
-use serde_json::json;
 
 const HTTP: &str = "wasmcloud:httpserver";
 const KV: &str = "wasmcloud:keyvalue";
-
-fn config(cluster_seed: &str) -> HostConfig {
-    let mut cfg = HostConfig::new("default");
-    cfg.identity.cluster_seed = Some(cluster_seed.to_string());
-    cfg
-}
 
 /// The built component `name`, signed with `caps` (and `call_alias`) under a fresh module key,
 /// written into `dir` as `file`; returns the file and the actor's public key.
@@ -62,46 +54,6 @@ fn signed_component(
     (path.to_string_lossy().into_owned(), module.public_key())
 }
 
-/// GETs `path` until it answers `want_status` (a link reaches the host through the lattice
-/// data), then returns the body.
-async fn get_when(port: u16, path: &str, want_status: u16) -> String {
-    within(T, &format!("GET {path} → {want_status}"), async {
-        loop {
-            if let Ok((status, body)) = http_get(port, path).await
-                && status == want_status
-            {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-}
-
-async fn start_kv(bus: &Bus, host_id: &str) {
-    let s = Subjects::new("default");
-    let a = ack(
-        bus,
-        &s.host_command(host_id, CmdVerb::LaunchProvider),
-        json!({"provider_ref": KEYVALUE.reference, "link_name": "default", "host_id": host_id}),
-    )
-    .await;
-    assert!(a.accepted, "{a:?}");
-}
-
-async fn link_kv(h: &host::Host, actor: &str) {
-    let l = LinkDefinition {
-        id: String::new(),
-        actor_id: actor.to_string(),
-        provider_id: KEYVALUE.public_key(),
-        link_name: "default".into(),
-        contract_id: KV.to_string(),
-        values: StringMap::new(),
-    }
-    .with_id();
-    h.data().put_link(&l).await.expect("put link");
-}
-
 /// Starts `file` on `h` and serves it over HTTP on a fresh port; returns the port.
 async fn start_and_serve(h: &host::Host, file: &str, pk: &str) -> u16 {
     let started = h.start_actor(file, 1, StringMap::new()).await.unwrap();
@@ -122,12 +74,15 @@ async fn a_component_counts_through_builtin_keyvalue_only_when_linked_and_claime
     let (nocaps, nocaps_pk) =
         signed_component(dir.path(), "bus-counter", "nocaps.wasm", &[HTTP], None);
     let bus = Bus::local();
-    let h = host::start(bus.clone(), config(&KeyPair::new_cluster().seed().unwrap()))
-        .await
-        .unwrap();
+    let h = host::start(
+        bus.clone(),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
+    )
+    .await
+    .unwrap();
     let port = start_and_serve(&h, &counter, &counter_pk).await;
     let port2 = start_and_serve(&h, &nocaps, &nocaps_pk).await;
-    start_kv(&bus, &h.id()).await;
+    start_builtin(&bus, &h.id(), KEYVALUE.reference).await;
 
     // Linked to nothing yet: the component answers 500 with the host's refusal.
     let body = get_when(port, "/a", 500).await;
@@ -136,8 +91,15 @@ async fn a_component_counts_through_builtin_keyvalue_only_when_linked_and_claime
         "{body}"
     );
 
-    link_kv(&h, &counter_pk).await;
-    link_kv(&h, &nocaps_pk).await;
+    put_link(
+        &h,
+        &counter_pk,
+        &KEYVALUE.public_key(),
+        KV,
+        StringMap::new(),
+    )
+    .await;
+    put_link(&h, &nocaps_pk, &KEYVALUE.public_key(), KV, StringMap::new()).await;
     let first: i32 = get_when(port, "/a", 200).await.parse().unwrap();
     assert_eq!(first, 1);
     for want in 2..=4 {
@@ -166,7 +128,9 @@ async fn an_rpc_handle_request_is_served_by_a_wasi_http_only_component() {
     let cluster = KeyPair::new_cluster();
     let seed = cluster.seed().unwrap();
     let bus = Bus::local();
-    let h = host::start(bus.clone(), config(&seed)).await.unwrap();
+    let h = host::start(bus.clone(), config_with_cluster(&seed))
+        .await
+        .unwrap();
     assert_eq!(
         h.start_actor(&hello, 1, StringMap::new()).await.unwrap(),
         hello_pk
@@ -244,13 +208,16 @@ async fn hostile_bus_calls_get_error_strings_and_the_host_goes_on() {
         Some("lattice-tui/hello"),
     );
     let bus = Bus::local();
-    let h = host::start(bus.clone(), config(&KeyPair::new_cluster().seed().unwrap()))
-        .await
-        .unwrap();
+    let h = host::start(
+        bus.clone(),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
+    )
+    .await
+    .unwrap();
     let port = start_and_serve(&h, &probe, &probe_pk).await;
     let hello_port = start_and_serve(&h, &hello, &hello_pk).await;
-    start_kv(&bus, &h.id()).await;
-    link_kv(&h, &probe_pk).await;
+    start_builtin(&bus, &h.id(), KEYVALUE.reference).await;
+    put_link(&h, &probe_pk, &KEYVALUE.public_key(), KV, StringMap::new()).await;
 
     // A payload over the host's limit: refused before routing, linked or not.
     let (status, body) = within(T, "GET /huge", http_get(port, "/huge"))

@@ -9,67 +9,22 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::era::{Signing, era_module, sign, signed_file};
-use common::lattice::{T, ack};
+use common::era::{
+    Signing, config_with_cluster, era_module, get_when, put_link, sign, signed_file, start_builtin,
+};
+use common::lattice::T;
 use common::{NatsServer, connect_bus, free_port, http_get, scaled, within};
+use lattice_tui::host;
 use lattice_tui::host::providers::KEYVALUE;
 use lattice_tui::host::rpc::RpcLink;
 use lattice_tui::host::rpc::wire::{Invocation, InvocationResponse, WasmCloudEntity, to_msgpack};
-use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::Bus;
+use lattice_tui::lattice::protocol::StringMap;
 use lattice_tui::lattice::protocol::interfaces::{HttpRequest, HttpResponse};
-use lattice_tui::lattice::protocol::{LinkDefinition, StringMap};
-use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
 use nkeys::KeyPair;
-use serde_json::json;
 
 const HTTP: &str = "wasmcloud:httpserver";
 const KV: &str = "wasmcloud:keyvalue";
-
-fn config(lattice: &str, cluster_seed: &str) -> HostConfig {
-    let mut cfg = HostConfig::new(lattice);
-    cfg.identity.cluster_seed = Some(cluster_seed.to_string());
-    cfg
-}
-
-/// GETs `path` until it answers `want_status` (the link reaches the host through the lattice
-/// data), then returns the body.
-async fn get_when(port: u16, path: &str, want_status: u16) -> String {
-    within(T, &format!("GET {path} → {want_status}"), async {
-        loop {
-            if let Ok((status, body)) = http_get(port, path).await
-                && status == want_status
-            {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-}
-
-async fn start_kv(bus: &Bus, s: &Subjects, host_id: &str) {
-    let a = ack(
-        bus,
-        &s.host_command(host_id, CmdVerb::LaunchProvider),
-        json!({"provider_ref": KEYVALUE.reference, "link_name": "default", "host_id": host_id}),
-    )
-    .await;
-    assert!(a.accepted, "{a:?}");
-}
-
-async fn link(h: &host::Host, actor: &str, provider: &str, contract: &str, values: StringMap) {
-    let l = LinkDefinition {
-        id: String::new(),
-        actor_id: actor.to_string(),
-        provider_id: provider.to_string(),
-        link_name: "default".into(),
-        contract_id: contract.to_string(),
-        values,
-    }
-    .with_id();
-    h.data().put_link(&l).await.expect("put link");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_era_http_actor_answers_through_the_built_in_server() {
@@ -78,7 +33,7 @@ async fn an_era_http_actor_answers_through_the_built_in_server() {
     let bus = Bus::local();
     let h = host::start(
         bus,
-        config("default", &KeyPair::new_cluster().seed().unwrap()),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
     )
     .await
     .unwrap();
@@ -103,10 +58,9 @@ async fn the_counter_increments_through_builtin_keyvalue_only_when_linked_and_cl
     let nocaps_dir = tempfile::tempdir().unwrap();
     let (nocaps, nocaps_pk) = signed_file(nocaps_dir.path(), "era-counter", &[HTTP], None);
     let bus = Bus::local();
-    let s = Subjects::new("default");
     let h = host::start(
         bus.clone(),
-        config("default", &KeyPair::new_cluster().seed().unwrap()),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
     )
     .await
     .unwrap();
@@ -123,7 +77,7 @@ async fn the_counter_increments_through_builtin_keyvalue_only_when_linked_and_cl
     h.serve_http(&nocaps_pk, &format!("127.0.0.1:{port2}"), "default")
         .await
         .unwrap();
-    start_kv(&bus, &s, &h.id()).await;
+    start_builtin(&bus, &h.id(), KEYVALUE.reference).await;
 
     // Linked to nothing yet: the SDK's actor answers 500 with the host's refusal.
     let body = get_when(port, "/a", 500).await;
@@ -133,8 +87,8 @@ async fn the_counter_increments_through_builtin_keyvalue_only_when_linked_and_cl
     );
 
     let kv = KEYVALUE.public_key();
-    link(&h, &counter_pk, &kv, KV, StringMap::new()).await;
-    link(&h, &nocaps_pk, &kv, KV, StringMap::new()).await;
+    put_link(&h, &counter_pk, &kv, KV, StringMap::new()).await;
+    put_link(&h, &nocaps_pk, &kv, KV, StringMap::new()).await;
     let first: i32 = get_when(port, "/a", 200).await.parse().unwrap();
     assert_eq!(first, 1);
     for want in 2..=4 {
@@ -190,7 +144,7 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
     let seed = cluster.seed().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (echo, echo_pk) = signed_file(dir.path(), "era-echo", &[HTTP], Some("lattice-tui/echo"));
-    let host_b = host::start(connect_bus(&nats.url()).await, config("default", &seed))
+    let host_b = host::start(connect_bus(&nats.url()).await, config_with_cluster(&seed))
         .await
         .unwrap();
     host_b
@@ -317,7 +271,7 @@ async fn invocations_over_nats_are_served_by_another_host_and_forgeries_are_refu
     .await;
 
     // An actor on host A calls the echo actor on host B by its call alias.
-    let host_a = host::start(connect_bus(&nats.url()).await, config("default", &seed))
+    let host_a = host::start(connect_bus(&nats.url()).await, config_with_cluster(&seed))
         .await
         .unwrap();
     let (relay, relay_pk) = signed_file(dir.path(), "era-relay", &[HTTP], None);
@@ -358,7 +312,7 @@ async fn a_module_signed_for_another_module_is_refused() {
     std::fs::write(&path, graft).unwrap();
     let h = host::start(
         Bus::local(),
-        config("default", &KeyPair::new_cluster().seed().unwrap()),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
     )
     .await
     .unwrap();

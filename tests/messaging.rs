@@ -8,45 +8,25 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::era::signed_file;
-use common::lattice::{T, ack};
+use common::era::{config_with_cluster, put_link, signed_file, start_builtin};
+use common::lattice::T;
 use common::{NatsServer, connect_bus, scaled, within};
+use lattice_tui::host;
 use lattice_tui::host::providers::MESSAGING;
-use lattice_tui::host::{self, HostConfig};
 use lattice_tui::lattice::bus::Bus;
-use lattice_tui::lattice::protocol::{LinkDefinition, StringMap};
-use lattice_tui::lattice::subjects::{CmdVerb, Subjects};
+use lattice_tui::lattice::protocol::StringMap;
 use nkeys::KeyPair;
-use serde_json::json;
-
-fn config(seed: &str) -> HostConfig {
-    let mut cfg = HostConfig::new("default");
-    cfg.identity.cluster_seed = Some(seed.to_string());
-    cfg
-}
-
-async fn start_messaging(bus: &Bus, host_id: &str) {
-    let s = Subjects::new("default");
-    let a = ack(
-        bus,
-        &s.host_command(host_id, CmdVerb::LaunchProvider),
-        json!({"provider_ref": MESSAGING.reference, "link_name": "default", "host_id": host_id}),
-    )
-    .await;
-    assert!(a.accepted, "{a:?}");
-}
 
 async fn link(h: &host::Host, actor: &str, subscription: &str) {
-    let l = LinkDefinition {
-        id: String::new(),
-        actor_id: actor.to_string(),
-        provider_id: MESSAGING.public_key(),
-        link_name: "default".into(),
-        contract_id: MESSAGING.contract.into(),
-        values: [("SUBSCRIPTION".to_string(), subscription.to_string())].into(),
-    }
-    .with_id();
-    h.data().put_link(&l).await.unwrap();
+    let values = [("SUBSCRIPTION".to_string(), subscription.to_string())].into();
+    put_link(
+        h,
+        actor,
+        &MESSAGING.public_key(),
+        MESSAGING.contract,
+        values,
+    )
+    .await;
 }
 
 /// Requests on `subject` until the subscriber answers (the link reaches the host through the
@@ -75,13 +55,16 @@ async fn a_subscription_link_delivers_messages_to_an_era_subscriber_in_process()
     let dir = tempfile::tempdir().unwrap();
     let (file, pk) = signed_file(dir.path(), "era-subscriber", &[MESSAGING.contract], None);
     let bus = Bus::local();
-    let h = host::start(bus.clone(), config(&KeyPair::new_cluster().seed().unwrap()))
-        .await
-        .unwrap();
+    let h = host::start(
+        bus.clone(),
+        config_with_cluster(&KeyPair::new_cluster().seed().unwrap()),
+    )
+    .await
+    .unwrap();
     h.start_actor(&file.to_string_lossy(), 1, StringMap::new())
         .await
         .unwrap();
-    start_messaging(&bus, &h.id()).await;
+    start_builtin(&bus, &h.id(), MESSAGING.reference).await;
     link(&h, &pk, "demo.upper, demo.other").await;
     assert_eq!(
         &ask_until_answered(&bus, "demo.upper", b"hello").await[..],
@@ -107,18 +90,18 @@ async fn two_hosts_running_builtin_messaging_deliver_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let (file, pk) = signed_file(dir.path(), "era-subscriber", &[MESSAGING.contract], None);
     let control = connect_bus(&nats.url()).await;
-    let a = host::start(connect_bus(&nats.url()).await, config(&seed))
+    let a = host::start(connect_bus(&nats.url()).await, config_with_cluster(&seed))
         .await
         .unwrap();
-    let b = host::start(connect_bus(&nats.url()).await, config(&seed))
+    let b = host::start(connect_bus(&nats.url()).await, config_with_cluster(&seed))
         .await
         .unwrap();
     // The actor runs on A only; both hosts run the provider.
     a.start_actor(&file.to_string_lossy(), 1, StringMap::new())
         .await
         .unwrap();
-    start_messaging(&control, &a.id()).await;
-    start_messaging(&control, &b.id()).await;
+    start_builtin(&control, &a.id(), MESSAGING.reference).await;
+    start_builtin(&control, &b.id(), MESSAGING.reference).await;
     link(&a, &pk, "demo.once").await;
     ask_until_answered(&control, "demo.once", b"warm").await;
 

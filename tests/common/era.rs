@@ -146,3 +146,75 @@ pub fn era_providers_dir() -> PathBuf {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// A host configuration for lattice `default` with the cluster seed `seed` (hosts and clients
+/// that share it trust each other's invocations).
+pub fn config_with_cluster(seed: &str) -> lattice_tui::host::HostConfig {
+    let mut cfg = lattice_tui::host::HostConfig::new("default");
+    cfg.identity.cluster_seed = Some(seed.to_string());
+    cfg
+}
+
+/// GETs `path` on 127.0.0.1:`port` until `want(status, body)` holds (a link reaches the host
+/// through the lattice data), within `limit`; returns that answer.
+pub async fn get_until(
+    port: u16,
+    path: &str,
+    limit: std::time::Duration,
+    want: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    super::within(limit, &format!("GET {path}"), async {
+        loop {
+            if let Ok((status, body)) = super::http_get(port, path).await
+                && want(status, &body)
+            {
+                return (status, body);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// GETs `path` until it answers `want_status`; returns the body.
+pub async fn get_when(port: u16, path: &str, want_status: u16) -> String {
+    get_until(port, path, super::lattice::T, |s, _| s == want_status)
+        .await
+        .1
+}
+
+/// Starts the built-in provider `reference` on link `default` of `host_id` with `cmd.lp`.
+pub async fn start_builtin(bus: &lattice_tui::lattice::bus::Bus, host_id: &str, reference: &str) {
+    let s = lattice_tui::lattice::subjects::Subjects::new("default");
+    let a = super::lattice::ack(
+        bus,
+        &s.host_command(
+            host_id,
+            lattice_tui::lattice::subjects::CmdVerb::LaunchProvider,
+        ),
+        serde_json::json!({"provider_ref": reference, "link_name": "default", "host_id": host_id}),
+    )
+    .await;
+    assert!(a.accepted, "{a:?}");
+}
+
+/// Puts the link (`actor`, `provider`, `contract`, link `default`, `values`) in `h`'s lattice
+/// data, as a client writing the bucket does.
+pub async fn put_link(
+    h: &lattice_tui::host::Host,
+    actor: &str,
+    provider: &str,
+    contract: &str,
+    values: lattice_tui::lattice::protocol::StringMap,
+) {
+    let l = lattice_tui::lattice::protocol::LinkDefinition {
+        id: String::new(),
+        actor_id: actor.to_string(),
+        provider_id: provider.to_string(),
+        link_name: "default".into(),
+        contract_id: contract.to_string(),
+        values,
+    }
+    .with_id();
+    h.data().put_link(&l).await.expect("put link");
+}
