@@ -38,21 +38,7 @@ fn config_with(allow: std::path::PathBuf, cluster_seed: &str) -> HostConfig {
 }
 
 async fn get_when(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> (u16, String) {
-    within(
-        scaled(Duration::from_secs(30)),
-        &format!("GET {path}"),
-        async {
-            loop {
-                if let Ok((status, body)) = http_get(port, path).await
-                    && want(status, &body)
-                {
-                    return (status, body);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        },
-    )
-    .await
+    common::era::get_until(port, path, scaled(Duration::from_secs(30)), want).await
 }
 
 /// Kills every process whose command line contains `needle` with SIGKILL; how many.
