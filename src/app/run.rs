@@ -2,6 +2,7 @@
 //! clock and frame ticks, the effects of actions on the bus, and the embedded host's facts.
 //! Everything it receives goes through [`App::update`]; it owns no state of its own.
 
+use super::screen::Screen;
 use super::*;
 
 /// What the console runs with besides the lattice.
@@ -154,6 +155,7 @@ where
     // host never holds the loop. Bounded: a task waits for room (actions come at typing
     // speed and at most `act::MAX_RUNNING` are followed).
     let (act_tx, mut act_rx) = mpsc::channel::<act::ActMsg>(ACT_QUEUE);
+    let mut screen = Screen::new();
     let (build_command, mut build_rx) = match build {
         Some((c, rx)) => (c, Some(rx)),
         None => (String::new(), None),
@@ -188,7 +190,7 @@ where
                 app.update(Msg::Act(m), Utc::now());
                 // Not on the next frame tick (up to 33 ms later): the ack is what the user
                 // waits for (benches/action_round_trip.rs).
-                if let Err(e) = draw(terminal, app) {
+                if let Err(e) = screen.draw(terminal, app, Utc::now()) {
                     break Err(e);
                 }
             }
@@ -199,13 +201,13 @@ where
             },
             // While the logs view is open, every frame tick pulls its new lines (and draws
             // only if some came or something else changed).
-            _ = frame.tick(), if app.dirty || app.view.logs_open() => {
+            _ = frame.tick(), if app.needs_frame() || app.view.logs_open() => {
                 app.pull_logs();
                 app.settle();
-                if !app.dirty {
+                if !app.needs_frame() {
                     continue;
                 }
-                if let Err(e) = draw(terminal, app) {
+                if let Err(e) = screen.draw(terminal, app, Utc::now()) {
                     break Err(e);
                 }
             }
@@ -250,19 +252,6 @@ where
         }
     };
     result
-}
-
-/// Draws one frame of the App and marks it clean.
-fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> anyhow::Result<()>
-where
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let now = Utc::now();
-    terminal
-        .draw(|f| ui::render(f, &app.model, &mut app.view, now))
-        .context("drawing the console failed")?;
-    app.dirty = false;
-    Ok(())
 }
 
 /// Up to [`BATCH`] messages of an optional channel (pending forever without one); 0 once it
