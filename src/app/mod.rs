@@ -4,19 +4,21 @@
 //! crossterm EventStream ─(input task, 64)──┐
 //! monitor task (wasmbus.evt + resync, 1024)─┤
 //! dev build runner (build events) ──────────┤──► App::update ──► state reducer
-//! 1 Hz clock (+ embedded host's facts) ─────┘        │ dirty / footer_dirty
+//! 1 Hz clock (+ embedded host's facts) ─────┤        │ dirty / footer_dirty / urgent
+//! actions' requests (polled by the loop) ───┘        │
 //!                                   frame tick (≤30/s) └──► screen: ui::render (full) or
 //!                                                           ui::render_footer (footer only)
 //! log ring (tracing layer) ─(taken on each frame tick while the logs view is open)─► view
 //! ```
 //! The App is the sole writer of the model and every input reaches it through
-//! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
-//! `ui/` or `state/` does any I/O at all. Redraws happen only when something changed, at most
-//! once per [`FRAME_INTERVAL`] — except that an action's reply is drawn at once: the user is
-//! waiting for that ack, and replies come at typing speed (at most [`act::MAX_RUNNING`]
-//! actions in flight), so they cannot flood the terminal. When only the footer changed (an
-//! action's status line, the line being typed), the frame redraws that line alone
-//! ([`screen::Screen`]).
+//! [`App::update`]; the only lattice I/O here is the actions' requests (the effects the App
+//! asks for), sent on the bus and awaited by the loop itself, and nothing in `ui/` or
+//! `state/` does any I/O at all. Redraws happen only when something changed, at most once
+//! per [`FRAME_INTERVAL`] — except that an action's ack and its final outcome are drawn at
+//! once ([`App::urgent`]): the user is waiting for them, and they come at typing speed (at
+//! most [`act::MAX_RUNNING`] actions in flight), so they cannot flood the terminal. When
+//! only the footer changed (an action's status line, the line being typed), the frame
+//! redraws that line alone ([`screen::Screen`]).
 //!
 //! A channel that closes ends its arm of the loop: the input stream ending quits; the
 //! monitor's and the build runner's are disabled (the header says the monitor stopped), so
@@ -68,8 +70,6 @@ const INPUT_QUEUE: usize = 64;
 /// Monitor messages buffered before the monitor waits; beyond that the event subscription's
 /// own bounded buffer absorbs bursts, and what it drops is counted and resynced.
 const MONITOR_QUEUE: usize = 1024;
-/// Replies to actions buffered before their tasks wait.
-const ACT_QUEUE: usize = 64;
 /// Monitor messages applied per loop turn before input and frames get a chance again.
 const BATCH: usize = 256;
 
@@ -138,6 +138,10 @@ pub struct App {
     /// so. The next frame redraws only the footer when the screen does not read the event
     /// log ([`crate::ui::footer_redraw_suffices`]), else it is drawn in full.
     pub footer_dirty: bool,
+    /// Whether an action's ack or final outcome waits to be drawn: the loop draws it at once
+    /// rather than on the next frame tick (the user is waiting for it; at most one of each
+    /// per action, and actions come at typing speed).
+    pub urgent: bool,
     /// Whether the user asked to quit.
     pub quit: bool,
     /// Turns of the loop so far (each turn handles one input, batch, tick or frame). Lets a
@@ -169,6 +173,7 @@ impl App {
             view,
             dirty: true,
             footer_dirty: false,
+            urgent: false,
             quit: false,
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
@@ -299,13 +304,14 @@ impl App {
                         (Some(all), Some(name)) => all.model(name).unwrap_or(&self.model),
                         _ => &self.model,
                     };
-                    self.actions.on_event(&ev, model, &mut self.view);
+                    self.urgent |= self.actions.on_event(&ev, model, &mut self.view);
                 }
             }
             Msg::Act(m) => {
                 // Sets the status and logs the step: the footer (see `update`).
                 self.actions.on_msg(m, &self.model, &mut self.view);
                 self.footer_dirty = true;
+                self.urgent = true;
             }
             Msg::MonitorStopped(why) => {
                 tracing::error!(reason = %why, "lattice monitor stopped");

@@ -103,6 +103,7 @@ impl Screen {
         };
         app.dirty = false;
         app.footer_dirty = false;
+        app.urgent = false;
         Ok(drawn)
     }
 
@@ -215,4 +216,4 @@ fn copy_line(from: &Buffer, line: Rect, to: &mut Buffer) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

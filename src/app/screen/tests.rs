@@ -23,10 +23,10 @@ use crate::lattice::protocol::{
 };
 use crate::state::Timestamp;
 
-const HOST: &str = "NAONEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const ECHO: &str = "MBECHOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const HOST: &str = "NAONEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const ECHO: &str = "MBECHOAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-fn t(s: i64) -> Timestamp {
+pub(crate) fn t(s: i64) -> Timestamp {
     Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
 }
 
@@ -36,7 +36,7 @@ fn now() -> Timestamp {
     t(10)
 }
 
-fn heartbeat(echo: u64) -> EventData {
+pub(crate) fn heartbeat(echo: u64) -> EventData {
     EventData::HostHeartbeat(HostHeartbeat {
         actors: HeartbeatActors::Counts([(ECHO.to_string(), echo)].into()),
         providers: vec![],
@@ -48,13 +48,13 @@ fn heartbeat(echo: u64) -> EventData {
     })
 }
 
-fn event(app: &mut App, n: u64, data: EventData, at: i64) {
+pub(crate) fn event(app: &mut App, n: u64, data: EventData, at: i64) {
     let ev = LatticeEvent::new(format!("ev-{n}"), HOST, t(at), data);
     app.update(Msg::Monitor(MonitorMsg::Event(Arc::new(ev))), t(at));
 }
 
 /// A console knowing one host running `echo` (one instance).
-fn app(readonly: bool) -> App {
+pub(crate) fn app(readonly: bool) -> App {
     let cfg = ConsoleConfig {
         no_color: false,
         readonly,
@@ -115,7 +115,7 @@ fn reply(app: &mut App, id: u64, result: Result<&'static [u8], &str>) {
     app.update(Msg::Act(ActMsg::Reply { id, result }), t(3));
 }
 
-const ACCEPTED: &[u8] = br#"{"accepted":true,"error":""}"#;
+pub(crate) const ACCEPTED: &[u8] = br#"{"accepted":true,"error":""}"#;
 
 /// Why two screens differ, if they do: the first cell that differs, or the cursor.
 fn difference(got: &TestBackend, want: &TestBackend) -> Option<String> {
@@ -203,9 +203,10 @@ fn an_ack_redraws_only_the_footer_and_the_screen_is_a_full_frame() {
     assert!(c.text().contains("scale echo 3: sent…"), "{}", c.text());
     let id = request_id(&mut app);
     reply(&mut app, id, Ok(ACCEPTED));
+    assert!(app.urgent, "an ack is drawn at once");
     assert_eq!(c.draw(&mut app, "ack"), Drawn::Footer);
     assert!(c.text().contains("scale echo 3: accepted…"), "{}", c.text());
-    assert!(!app.dirty && !app.footer_dirty);
+    assert!(!app.urgent && !app.dirty && !app.footer_dirty);
 }
 
 #[test]
@@ -218,6 +219,7 @@ fn an_outcome_from_events_redraws_in_full_and_one_settled_at_the_ack_only_the_fo
     assert_eq!(c.draw(&mut app, "ack"), Drawn::Footer);
     // The count changes in the tables: a full frame.
     event(&mut app, 2, heartbeat(3), 4);
+    assert!(app.urgent, "an outcome is drawn at once");
     assert_eq!(c.draw(&mut app, "outcome"), Drawn::Full);
     assert!(c.text().contains("scale echo 3: 3 running"), "{}", c.text());
     // The events came first (drawn), the ack settles it: only the footer changes.
