@@ -5,7 +5,7 @@
 //! embedded host: the same requests work against any host of the lattice.
 //!
 //! Pure state machine (no I/O, no clock: `now` is passed in); [`execute`] is the one async
-//! function, run by the loop for each effect.
+//! function, polled by the loop for each effect.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -458,8 +458,9 @@ impl Actions {
         self.logged.push((line, pending.status.is_failure()));
     }
 
-    /// A lattice event (after the model took it).
-    pub fn on_event(&mut self, ev: &LatticeEvent, model: &Lattice, view: &mut ViewState) {
+    /// A lattice event (after the model took it). Returns whether it settled an action (its
+    /// outcome is final: done, failed).
+    pub fn on_event(&mut self, ev: &LatticeEvent, model: &Lattice, view: &mut ViewState) -> bool {
         let mut newest = None;
         for r in &mut self.running {
             if r.pending.event(ev) | r.pending.model(model) {
@@ -472,7 +473,7 @@ impl Actions {
         if let Some(line) = newest {
             view.set_status(line);
         }
-        self.retire();
+        self.retire()
     }
 
     /// The clock.
@@ -488,8 +489,11 @@ impl Actions {
         self.retire();
     }
 
-    fn retire(&mut self) {
+    /// Forgets the actions whose outcome is final; returns whether there were any.
+    fn retire(&mut self) -> bool {
+        let before = self.running.len();
         self.running.retain(|r| !r.pending.status.is_final());
+        self.running.len() < before
     }
 }
 

@@ -4,16 +4,21 @@
 //! crossterm EventStream ─(input task, 64)──┐
 //! monitor task (wasmbus.evt + resync, 1024)─┤
 //! dev build runner (build events) ──────────┤──► App::update ──► state reducer
-//! 1 Hz clock (+ embedded host's facts) ─────┘        │ dirty
-//!                                   frame tick (≤30/s) └──► ui::render
+//! 1 Hz clock (+ embedded host's facts) ─────┤        │ dirty / footer_dirty / urgent
+//! actions' requests (polled by the loop) ───┘        │
+//!                                   frame tick (≤30/s) └──► screen: ui::render (full) or
+//!                                                           ui::render_footer (footer only)
 //! log ring (tracing layer) ─(taken on each frame tick while the logs view is open)─► view
 //! ```
 //! The App is the sole writer of the model and every input reaches it through
-//! [`App::update`]; nothing here does lattice I/O itself (the monitor does) and nothing in
-//! `ui/` or `state/` does any I/O at all. Redraws happen only when something changed, at most
-//! once per [`FRAME_INTERVAL`] — except that an action's reply is drawn at once: the user is
-//! waiting for that ack, and replies come at typing speed (at most [`act::MAX_RUNNING`]
-//! actions in flight), so they cannot flood the terminal.
+//! [`App::update`]; the only lattice I/O here is the actions' requests (the effects the App
+//! asks for), sent on the bus and awaited by the loop itself, and nothing in `ui/` or
+//! `state/` does any I/O at all. Redraws happen only when something changed, at most once
+//! per [`FRAME_INTERVAL`] — except that an action's ack and its final outcome are drawn at
+//! once ([`App::urgent`]): the user is waiting for them, and they come at typing speed (at
+//! most [`act::MAX_RUNNING`] actions in flight), so they cannot flood the terminal. When
+//! only the footer changed (an action's status line, the line being typed), the frame
+//! redraws that line alone ([`screen::Screen`]).
 //!
 //! A channel that closes ends its arm of the loop: the input stream ending quits; the
 //! monitor's and the build runner's are disabled (the header says the monitor stopped), so
@@ -39,6 +44,7 @@ pub mod act;
 pub mod clipboard;
 pub mod paths;
 mod run;
+pub mod screen;
 
 use crate::host::HostHandle;
 use crate::ingest::{ingest, ingest_every};
@@ -52,7 +58,7 @@ use crate::state::{
     self, BuildUpdate, Lattice, LocalActor, LocalHost, LocalReload, ModelConfig, Timestamp,
 };
 use crate::terminal::TerminalGuard;
-use crate::ui::{self, ViewState};
+use crate::ui::ViewState;
 use crate::watch::BuildEvent;
 
 /// Minimum time between two frames: at most ~30 redraws per second.
@@ -64,8 +70,6 @@ const INPUT_QUEUE: usize = 64;
 /// Monitor messages buffered before the monitor waits; beyond that the event subscription's
 /// own bounded buffer absorbs bursts, and what it drops is counted and resynced.
 const MONITOR_QUEUE: usize = 1024;
-/// Replies to actions buffered before their tasks wait.
-const ACT_QUEUE: usize = 64;
 /// Monitor messages applied per loop turn before input and frames get a chance again.
 const BATCH: usize = 256;
 
@@ -127,8 +131,17 @@ pub struct App {
     pub model: Lattice,
     /// Selection, tab, filters.
     pub view: ViewState,
-    /// Whether the next frame tick must draw.
+    /// Whether the next frame must be drawn in full.
     pub dirty: bool,
+    /// Whether the footer changed since the last frame: an action's step set the status and
+    /// was appended to the event log, and nothing else changed unless [`App::dirty`] says
+    /// so. The next frame redraws only the footer when the screen does not read the event
+    /// log ([`crate::ui::footer_redraw_suffices`]), else it is drawn in full.
+    pub footer_dirty: bool,
+    /// Whether an action's ack or final outcome waits to be drawn: the loop draws it at once
+    /// rather than on the next frame tick (the user is waiting for it; at most one of each
+    /// per action, and actions come at typing speed).
+    pub urgent: bool,
     /// Whether the user asked to quit.
     pub quit: bool,
     /// Turns of the loop so far (each turn handles one input, batch, tick or frame). Lets a
@@ -159,6 +172,8 @@ impl App {
             model,
             view,
             dirty: true,
+            footer_dirty: false,
+            urgent: false,
             quit: false,
             turns: 0,
             actions: act::Actions::new(&cfg.lattice, cfg.readonly),
@@ -188,13 +203,20 @@ impl App {
         }
     }
 
+    /// Whether the next frame has anything to draw (in full or the footer only).
+    #[must_use]
+    pub fn needs_frame(&self) -> bool {
+        self.dirty || self.footer_dirty
+    }
+
     /// Applies one message received at `now`.
     pub fn update(&mut self, msg: Msg, now: Timestamp) {
         self.apply(msg, now);
-        // The actions' steps go to the Events tab, after whatever the message changed.
+        // The actions' steps go to the Events tab, after whatever the message changed. The
+        // status line changed with each; the rest of the screen only if it shows the log.
         for (line, failed) in self.actions.logged.drain(..) {
             state::record_action(&mut self.model, line, failed, now);
-            self.dirty = true;
+            self.footer_dirty = true;
         }
     }
 
@@ -227,6 +249,7 @@ impl App {
                 let out = self.view.handle_key(&key, &self.model);
                 self.quit |= out.quit;
                 self.dirty |= out.dirty;
+                self.footer_dirty |= out.footer;
                 if let Some((typed, kind)) = self.view.take_path_request() {
                     self.view.complete_path(paths::candidates(&typed, kind));
                     self.dirty = true;
@@ -281,12 +304,14 @@ impl App {
                         (Some(all), Some(name)) => all.model(name).unwrap_or(&self.model),
                         _ => &self.model,
                     };
-                    self.actions.on_event(&ev, model, &mut self.view);
+                    self.urgent |= self.actions.on_event(&ev, model, &mut self.view);
                 }
             }
             Msg::Act(m) => {
+                // Sets the status and logs the step: the footer (see `update`).
                 self.actions.on_msg(m, &self.model, &mut self.view);
-                self.dirty = true;
+                self.footer_dirty = true;
+                self.urgent = true;
             }
             Msg::MonitorStopped(why) => {
                 tracing::error!(reason = %why, "lattice monitor stopped");
@@ -322,7 +347,6 @@ impl App {
 impl App {
     /// Runs a line submitted on the `:` command line.
     fn run_line(&mut self, line: &str, now: Timestamp) {
-        self.dirty = true;
         let focus = self.view.focused_lattice().map(str::to_owned);
         let at = match &self.lattices {
             Some(lattices) => act::Where::Every {
@@ -332,6 +356,13 @@ impl App {
             None => act::Where::One(&self.model),
         };
         let submitted = self.actions.submit(line, at, &mut self.view, now);
+        // An action started, an error, a question: the status or the footer's question.
+        // Anything else changes what the screen shows.
+        if submitted == act::Submitted::Done {
+            self.footer_dirty = true;
+        } else {
+            self.dirty = true;
+        }
         self.after_submit(submitted);
     }
 

@@ -2,6 +2,12 @@
 //! clock and frame ticks, the effects of actions on the bus, and the embedded host's facts.
 //! Everything it receives goes through [`App::update`]; it owns no state of its own.
 
+use std::task::Poll;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+
+use super::screen::Screen;
 use super::*;
 
 /// What the console runs with besides the lattice.
@@ -150,10 +156,13 @@ where
         mut stop,
         bus,
     } = inputs;
-    // Replies to the actions' requests; each request runs in a task of its own, so a slow
-    // host never holds the loop. Bounded: a task waits for room (actions come at typing
-    // speed and at most `act::MAX_RUNNING` are followed).
-    let (act_tx, mut act_rx) = mpsc::channel::<act::ActMsg>(ACT_QUEUE);
+    // The actions' requests in flight, polled by this loop itself: the reply wakes the loop
+    // directly, with no task and channel in between (benches/action_round_trip.rs). Each is
+    // a future waiting on the bus, so a slow host never holds the loop. Bounded: `Actions`
+    // refuses an action beyond `act::MAX_RUNNING` followed, and each has one request in
+    // flight at a time.
+    let mut requests: Requests = FuturesUnordered::new();
+    let mut screen = Screen::new();
     let (build_command, mut build_rx) = match build {
         Some((c, rx)) => (c, Some(rx)),
         None => (String::new(), None),
@@ -170,27 +179,14 @@ where
         if let Err(e) = app.clipboard.flush() {
             tracing::warn!(error = %e, "cannot write the clipboard escape");
         }
-        for effect in app.actions.effects.drain(..) {
-            let tx = act_tx.clone();
-            let bus = bus.clone();
-            tokio::spawn(async move {
-                let msg = match bus {
-                    Some(bus) => act::execute(&bus, effect).await,
-                    None => act::no_bus(effect),
-                };
-                let _ = tx.send(msg).await;
-            });
+        if !app.actions.effects.is_empty() {
+            send_effects(app, bus.as_ref(), &mut requests).await;
         }
         tokio::select! {
             biased;
             () = &mut stop => break Ok(()),
-            Some(m) = act_rx.recv() => {
+            Some(m) = requests.next(), if !requests.is_empty() => {
                 app.update(Msg::Act(m), Utc::now());
-                // Not on the next frame tick (up to 33 ms later): the ack is what the user
-                // waits for (benches/action_round_trip.rs).
-                if let Err(e) = draw(terminal, app) {
-                    break Err(e);
-                }
             }
             ev = input.recv() => match ev {
                 Some(Ok(ev)) => app.update(Msg::Input(ev), Utc::now()),
@@ -199,13 +195,13 @@ where
             },
             // While the logs view is open, every frame tick pulls its new lines (and draws
             // only if some came or something else changed).
-            _ = frame.tick(), if app.dirty || app.view.logs_open() => {
+            _ = frame.tick(), if app.needs_frame() || app.view.logs_open() => {
                 app.pull_logs();
                 app.settle();
-                if !app.dirty {
+                if !app.needs_frame() {
                     continue;
                 }
-                if let Err(e) = draw(terminal, app) {
+                if let Err(e) = screen.draw(terminal, app, Utc::now()) {
                     break Err(e);
                 }
             }
@@ -248,21 +244,46 @@ where
         if app.quit {
             break Ok(());
         }
+        // An action's ack or outcome: not on the next frame tick (up to 33 ms later), the
+        // user is waiting for it (benches/action_round_trip.rs).
+        if app.urgent
+            && let Err(e) = screen.draw(terminal, app, Utc::now())
+        {
+            break Err(e);
+        }
     };
     result
 }
 
-/// Draws one frame of the App and marks it clean.
-fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> anyhow::Result<()>
-where
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let now = Utc::now();
-    terminal
-        .draw(|f| ui::render(f, &app.model, &mut app.view, now))
-        .context("drawing the console failed")?;
-    app.dirty = false;
-    Ok(())
+/// The actions' requests in flight, each resolving to what came back.
+type Requests = FuturesUnordered<BoxFuture<'static, act::ActMsg>>;
+
+/// Puts the App's new effects in flight on `bus` (without one they fail at once) and sends
+/// them now: each is polled once, which hands its request to the NATS connection's task, and
+/// the loop yields so that task writes them to the socket before the loop goes on (to draw
+/// `sent…`, say). Replies that are already there (no bus) go through `App::update`.
+async fn send_effects(app: &mut App, bus: Option<&Bus>, requests: &mut Requests) {
+    for effect in app.actions.effects.drain(..) {
+        let bus = bus.cloned();
+        requests.push(Box::pin(async move {
+            match bus {
+                Some(bus) => act::execute(&bus, effect).await,
+                None => act::no_bus(effect),
+            }
+        }));
+    }
+    let mut replies = Vec::new();
+    std::future::poll_fn(|cx| {
+        while let Poll::Ready(Some(m)) = requests.poll_next_unpin(cx) {
+            replies.push(m);
+        }
+        Poll::Ready(())
+    })
+    .await;
+    tokio::task::yield_now().await;
+    for m in replies {
+        app.update(Msg::Act(m), Utc::now());
+    }
 }
 
 /// Up to [`BATCH`] messages of an optional channel (pending forever without one); 0 once it

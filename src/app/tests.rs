@@ -1,4 +1,6 @@
 use super::*;
+use bytes::Bytes;
+
 use crate::lattice::bus::{BusStatus, ConnectionState};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -199,4 +201,158 @@ fn the_frame_interval_allows_about_thirty_frames_per_second() {
     assert!(FRAME_INTERVAL < Duration::from_millis(50));
     assert!(FRAME_INTERVAL >= Duration::from_millis(16));
     assert!(CLOCK_INTERVAL <= Duration::from_secs(1));
+}
+
+/// Watched texts, each with the (tokio) instant a flushed frame first showed it.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Option<tokio::time::Instant>)>>>;
+
+/// A `TestBackend` noting when a flushed frame first shows each watched text.
+struct Noting {
+    inner: ratatui::backend::TestBackend,
+    seen: Seen,
+    shown: Arc<tokio::sync::Notify>,
+}
+
+impl Backend for Noting {
+    type Error = std::convert::Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        position: P,
+    ) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.inner.flush()?;
+        let screen = self.inner.to_string();
+        for (text, at) in crate::sync::lock(&self.seen).iter_mut() {
+            if at.is_none() && screen.contains(text.as_str()) {
+                *at = Some(tokio::time::Instant::now());
+                self.shown.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_draws_an_ack_and_the_outcome_at_once_not_on_the_next_frame_tick() {
+    use super::screen::tests::{ACCEPTED, HOST, app as console, heartbeat};
+    use crate::lattice::protocol::LatticeEvent;
+    let mut a = console(false);
+    // A host answering the scale on the in-process lattice, once told to (after the frame
+    // tick drew `sent…`: the next tick is a frame interval away).
+    let bus = Bus::local();
+    let subject = format!("wasmbus.ctl.default.cmd.{HOST}.scale");
+    let mut requests = bus.subscribe(&subject).await.expect("subscribe");
+    let host = bus.clone();
+    let (answer, answer_now) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let Some(m) = requests.next().await else {
+            return;
+        };
+        let _ = answer_now.await;
+        if let Some(to) = m.reply {
+            let _ = host.publish(&to, Bytes::from_static(ACCEPTED)).await;
+        }
+    });
+    let seen: Seen = Arc::new(std::sync::Mutex::new(
+        [
+            "scale echo 3: sent…",
+            "scale echo 3: accepted…",
+            "scale echo 3: 3 running",
+        ]
+        .map(|t| (t.to_owned(), None))
+        .into(),
+    ));
+    let shown = Arc::new(tokio::sync::Notify::new());
+    let backend = Noting {
+        inner: ratatui::backend::TestBackend::new(120, 30),
+        seen: Arc::clone(&seen),
+        shown: Arc::clone(&shown),
+    };
+    let mut term = Terminal::new(backend).expect("term");
+    let (keys, input) = mpsc::channel(64);
+    let (events, monitor) = mpsc::channel(8);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let user = tokio::spawn(async move {
+        // Between two frame ticks (the clock is paused: it moves only when all wait).
+        tokio::time::sleep(FRAME_INTERVAL * 2 + FRAME_INTERVAL / 4).await;
+        for c in ":scale echo 3"
+            .chars()
+            .map(KeyCode::Char)
+            .chain([KeyCode::Enter])
+        {
+            let k = KeyEvent::new(c, KeyModifiers::NONE);
+            keys.send(Ok(Event::Key(k))).await.expect("send");
+        }
+        let at = |i: usize| crate::sync::lock(&seen)[i].1;
+        while at(0).is_none() {
+            shown.notified().await;
+        }
+        let answered = tokio::time::Instant::now();
+        let _ = answer.send(());
+        while at(1).is_none() {
+            shown.notified().await;
+        }
+        // The host's heartbeat brings the count: the outcome.
+        let ev = LatticeEvent::new("hb-3", HOST, Utc::now(), heartbeat(3));
+        let counted = tokio::time::Instant::now();
+        let msg = MonitorMsg::Event(Arc::new(ev));
+        events.send(msg).await.expect("send");
+        while at(2).is_none() {
+            shown.notified().await;
+        }
+        let _ = stop.send(());
+        (at(1).map(|t| t - answered), at(2).map(|t| t - counted))
+    });
+    let inputs = Inputs {
+        input,
+        monitor: Some(monitor),
+        monitor_stopped: None,
+        build: None,
+        host: None,
+        subscribed: None,
+        stop: Box::pin(async move {
+            let _ = stopped.await;
+        }),
+        bus: Some(bus),
+    };
+    run_loop(&mut a, &mut term, inputs).await.expect("loop");
+    let (ack, outcome) = user.await.expect("user");
+    // No frame tick came in between (the last one drew `sent…`): both were drawn in the
+    // turn that received them.
+    assert_eq!(ack, Some(Duration::ZERO), "the ack waited for a frame tick");
+    assert_eq!(
+        outcome,
+        Some(Duration::ZERO),
+        "the outcome waited for a frame tick"
+    );
 }

@@ -16,20 +16,22 @@ use super::keymap::{BINDINGS, Mode, Scope};
 use super::theme::Theme;
 use super::view_state::{Tab, ViewState};
 
-/// Draws the footer into `area` (one line).
+/// Draws the footer into `area` (one line). Returns where it put the terminal's cursor (after
+/// a line being typed), as set on `frame`.
 pub(crate) fn render(
     frame: &mut Frame,
     area: Rect,
     model: &Lattice,
     view: &ViewState,
     follow: Option<String>,
-) {
+) -> Option<Position> {
     let theme = view.theme();
     let right = status_spans(model, view, follow);
     let right_width = right.iter().map(|s| width(&s.content)).sum::<usize>() as u16;
     let right_width = right_width.min(area.width / 2);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_width)]).areas(area);
+    let mut cursor = None;
     let left = match view.mode() {
         Mode::Filter => typed_line(
             frame,
@@ -42,6 +44,7 @@ pub(crate) fn render(
                 candidates: &[],
             },
             Mode::Filter,
+            &mut cursor,
         ),
         Mode::Command => typed_line(
             frame,
@@ -54,6 +57,7 @@ pub(crate) fn render(
                 candidates: view.command_candidates(),
             },
             Mode::Command,
+            &mut cursor,
         ),
         mode @ (Mode::Confirm | Mode::Pick) => {
             let mut spans = vec![
@@ -80,6 +84,7 @@ pub(crate) fn render(
                 candidates: &[],
             },
             Mode::LogsSearch,
+            &mut cursor,
         ),
         Mode::Logs => hints(theme, Mode::Logs),
         Mode::Normal => match view.status() {
@@ -100,10 +105,9 @@ pub(crate) fn render(
         Paragraph::new(Line::from(right).right_aligned()),
         right_area,
     );
+    cursor
 }
 
-/// A line being typed after its `prompt` (the filter after `/`, a command after `:`), with
-/// the terminal cursor right after the text and the hints of `mode`.
 /// A line being typed: its prompt and text, what its next word fills, Tab's candidates.
 struct Typed<'a> {
     prompt: &'static str,
@@ -112,12 +116,16 @@ struct Typed<'a> {
     candidates: &'a [String],
 }
 
+/// A line being typed after its `prompt` (the filter after `/`, a command after `:`), with
+/// the terminal cursor right after the text (set on `frame` and in `cursor`) and the hints
+/// of `mode`.
 fn typed_line(
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
     line: Typed<'_>,
     mode: Mode,
+    cursor: &mut Option<Position>,
 ) -> Vec<Span<'static>> {
     let Typed {
         prompt,
@@ -142,7 +150,9 @@ fn typed_line(
     spans.extend(hints(theme, mode));
     let x = area.x.saturating_add((width(prompt) + width(text)) as u16);
     if area.width > 0 && x < area.right() {
-        frame.set_cursor_position(Position::new(x, area.y));
+        let at = Position::new(x, area.y);
+        frame.set_cursor_position(at);
+        *cursor = Some(at);
     }
     spans
 }

@@ -150,6 +150,19 @@ pub enum Mode {
     LogsSearch,
 }
 
+impl Mode {
+    /// Whether the screen in this mode is the tables (or an object view) with this mode's
+    /// footer line: no overlay, not the logs view. Between two such modes only the footer
+    /// differs.
+    #[must_use]
+    pub fn over_the_tables(self) -> bool {
+        match self {
+            Mode::Normal | Mode::Filter | Mode::Command | Mode::Confirm | Mode::Pick => true,
+            Mode::Help | Mode::Build | Mode::Json | Mode::Logs | Mode::LogsSearch => false,
+        }
+    }
+}
+
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

@@ -42,7 +42,7 @@ pub mod theme;
 pub mod view_state;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 
 use crate::state::{Lattice, Timestamp};
 
@@ -67,13 +67,7 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
     if area.is_empty() {
         return;
     }
-    let [header_area, tabs_area, body_area, footer_area] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header_area, tabs_area, body_area, footer_area] = areas(area);
     header::render(frame, header_area, model, view);
     header::render_tabs(frame, tabs_area, view);
     let follow = if view.logs_open() {
@@ -102,6 +96,47 @@ pub fn render(frame: &mut Frame, model: &Lattice, view: &mut ViewState, now: Tim
         | Mode::Logs
         | Mode::LogsSearch => {}
     }
+}
+
+/// The header, tab bar, body and footer of a frame of `area`.
+fn areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// Whether redrawing only the footer ([`render_footer`]) shows everything a full frame
+/// ([`render`]) would, when what changed since the last full frame is only the status line
+/// and the action lines appended to the model's event log (an action's ack, progress or
+/// outcome). Not when the screen reads the event log (the Events tab, an actor's update
+/// history in an object view, which an appended line can push out), nor when an overlay
+/// (help, JSON, build output) or the logs view is drawn over or instead of the tables.
+#[must_use]
+pub fn footer_redraw_suffices(view: &ViewState) -> bool {
+    view.mode().over_the_tables() && view.tab() != Tab::Events && view.object().is_none()
+}
+
+/// The footer's line in a frame of `area`, where [`render`] and [`render_footer`] draw it.
+#[must_use]
+pub fn footer_area(area: Rect) -> Rect {
+    let [.., footer] = areas(area);
+    footer
+}
+
+/// Draws only the footer line of a frame (key hints, the typed line, the status), exactly as
+/// [`render`] draws it; the rest of `frame` must already hold the last full frame. For the
+/// states [`footer_redraw_suffices`] accepts. Returns where the terminal's cursor goes (the
+/// end of a line being typed), also set on `frame`; `None`: hidden.
+pub fn render_footer(frame: &mut Frame, model: &Lattice, view: &ViewState) -> Option<Position> {
+    let area = frame.area();
+    if area.is_empty() {
+        return None;
+    }
+    footer::render(frame, footer_area(area), model, view, None)
 }
 
 /// Draws the active tab's table and detail pane; returns the Events follow label.

@@ -96,6 +96,9 @@ pub struct Outcome {
     pub quit: bool,
     /// The view changed and needs a redraw.
     pub dirty: bool,
+    /// Only the footer line changed (the line being typed, the mode's key hints): the App
+    /// may redraw that line alone (`ui::render_footer`). Never set together with `dirty`.
+    pub footer: bool,
     /// Text to put on the clipboard (`c`): the App writes it to the terminal (OSC 52).
     pub copy: Option<String>,
 }
@@ -104,19 +107,35 @@ impl Outcome {
     const CLEAN: Outcome = Outcome {
         quit: false,
         dirty: false,
+        footer: false,
         copy: None,
     };
     const DIRTY: Outcome = Outcome {
         quit: false,
         dirty: true,
+        footer: false,
+        copy: None,
+    };
+    const FOOTER: Outcome = Outcome {
+        quit: false,
+        dirty: false,
+        footer: true,
         copy: None,
     };
 
     fn dirty_if(changed: bool) -> Outcome {
-        Outcome {
-            quit: false,
-            dirty: changed,
-            copy: None,
+        if changed {
+            Outcome::DIRTY
+        } else {
+            Outcome::CLEAN
+        }
+    }
+
+    fn footer_if(changed: bool) -> Outcome {
+        if changed {
+            Outcome::FOOTER
+        } else {
+            Outcome::CLEAN
         }
     }
 }
@@ -452,9 +471,9 @@ impl ViewState {
             }
             Action::CommandInput(c) => {
                 self.command.push(c);
-                Outcome::DIRTY
+                Outcome::FOOTER
             }
-            Action::CommandBackspace => Outcome::dirty_if(self.command.backspace()),
+            Action::CommandBackspace => Outcome::footer_if(self.command.backspace()),
             Action::CommandComplete if self.command.wants_path().is_some() => {
                 self.acting.path = self.command.wants_path();
                 Outcome::CLEAN
@@ -463,10 +482,10 @@ impl ViewState {
                 // Several candidates show beside the line (the footer asks for them); the
                 // status line keeps the last action's outcome.
                 self.command.complete(model);
-                Outcome::DIRTY
+                Outcome::FOOTER
             }
-            Action::CommandOlder => Outcome::dirty_if(self.command.older()),
-            Action::CommandNewer => Outcome::dirty_if(self.command.newer()),
+            Action::CommandOlder => Outcome::footer_if(self.command.older()),
+            Action::CommandNewer => Outcome::footer_if(self.command.newer()),
             Action::CommandSubmit => {
                 let line = self.command.submit();
                 if !line.is_empty() {
@@ -628,10 +647,17 @@ impl ViewState {
         }
     }
 
+    /// A change between modes that draw the tables (see [`Mode::over_the_tables`]) changes
+    /// only the footer; to or from an overlay or the logs view, the whole screen.
     fn set_mode(&mut self, mode: Mode) -> Outcome {
-        let changed = self.mode != mode;
-        self.mode = mode;
-        Outcome::dirty_if(changed)
+        let before = std::mem::replace(&mut self.mode, mode);
+        if before == mode {
+            Outcome::CLEAN
+        } else if before.over_the_tables() && mode.over_the_tables() {
+            Outcome::FOOTER
+        } else {
+            Outcome::DIRTY
+        }
     }
 
     fn set_tab(&mut self, tab: Tab) -> Outcome {
