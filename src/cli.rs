@@ -132,7 +132,7 @@ impl Cli {
 }
 
 /// How the embedded host runs.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Embedded host")]
 pub struct HostArgs {
     /// Run the host without the console (headless); logs go to stderr and to --log-dir.
@@ -416,7 +416,7 @@ pub struct SnapshotArgs {
 }
 
 /// Where the lattice is and how to reach it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LatticeArgs {
     /// NATS server URL, e.g. nats://127.0.0.1:4222. Without it (and without
     /// WASMCLOUD_CTL_HOST / WASMCLOUD_CTL_PORT) the in-process lattice is used.

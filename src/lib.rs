@@ -116,7 +116,20 @@ fn run_console(
         version = env!("CARGO_PKG_VERSION"),
         "lattice-tui console starting"
     );
-    rt.block_on(modes::console(&cli.lattice, host, plan, log.ring.clone()))?;
+    // The console runs as a task on the runtime's workers, not on the `block_on` thread: the
+    // tasks it wakes and is woken by (the key reader, the NATS connection) run there too, so an
+    // action's request and its ack do not cross threads (BENCHMARKS.md, an action's round
+    // trip). Guests never run on this runtime (the host has its own), so nothing holds it up.
+    // A panic in it still unwinds through the terminal guard, which restores the terminal.
+    let (lattice, host, plan, ring) = (
+        cli.lattice.clone(),
+        host.clone(),
+        plan.clone(),
+        log.ring.clone(),
+    );
+    let console = rt.spawn(async move { modes::console(&lattice, &host, &plan, ring).await });
+    rt.block_on(console)
+        .map_err(|e| anyhow::anyhow!("the console task failed: {e}"))??;
     drop(log);
     Ok(ExitCode::SUCCESS)
 }
