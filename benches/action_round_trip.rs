@@ -14,9 +14,9 @@
 //!   typing;
 //! - (d) the real console loop (`app::run_loop` in a task, keys through its input channel, a
 //!   backend that notes when a flushed frame first shows a text): Enter → the ack on screen;
-//!   (e) → the outcome on screen. (d′) and (e′): the same loop run on the thread of the
-//!   runtime's `block_on`, where `lattice-tui` runs its console (`run_console`), its keys
-//!   still from a task.
+//!   (e) → the outcome on screen; the binary runs its console this way (a task on the
+//!   runtime's workers, `lattice_tui::run`). (d′) and (e′): the same loop run on the thread
+//!   of the runtime's `block_on`, where the binary ran it before, its keys still from a task.
 //!
 //! The operations alternate the count between 1 and 2 and rotate through the paths, so each
 //! sees the same work. Prints medians and the ratios. Run:
