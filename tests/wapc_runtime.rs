@@ -17,7 +17,7 @@ use lattice_tui::host::runtime::{
 /// A guest: `Echo` answers its message, `Call` forwards it with `__host_call` (binding `kv`,
 /// namespace `wasmcloud:keyvalue`, operation `KeyValue.Increment`) and answers the host's
 /// reply or error, `Loop` never returns, `Trap` traps, `Bad` hands a pointer out of bounds,
-/// `Huge` a length over the limit, `Log` logs, anything else fails with `unknown operation`.
+/// `Huge` a length over the limit, `Log` logs, `Memory` reports and changes its memory, anything else fails with `unknown operation`.
 const GUEST: &str = r#"
 (module
   (import "wasmbus" "__guest_request" (func $guest_request (param i32 i32)))
@@ -70,6 +70,17 @@ const GUEST: &str = r#"
     (if (i32.eq (local.get $op) (i32.const 72)) (then
       (call $guest_response (i32.const 0) (i32.const 0x7fffffff))
       (return (i32.const 1))))
+    ;; 'M' (Memory): bump a byte on the first page and one on the second, overwrite the data segment
+    ;; at 16 ("kv"), answer [first byte, what was at 16, second byte]: [1, 'k', 1] from a
+    ;; fresh instance, more from one that kept the last call's memory.
+    (if (i32.eq (local.get $op) (i32.const 77)) (then
+      (i32.store8 (i32.const 200) (i32.add (i32.load8_u (i32.const 200)) (i32.const 1)))
+      (i32.store8 (i32.const 201) (i32.load8_u (i32.const 16)))
+      (i32.store8 (i32.const 70000) (i32.add (i32.load8_u (i32.const 70000)) (i32.const 1)))
+      (i32.store8 (i32.const 202) (i32.load8_u (i32.const 70000)))
+      (i32.store8 (i32.const 16) (i32.const 90))
+      (call $guest_response (i32.const 200) (i32.const 3))
+      (return (i32.const 1))))
     ;; 'G' (Log)
     (if (i32.eq (local.get $op) (i32.const 71)) (then
       (call $console_log (i32.const 128) (i32.const 21))
@@ -108,6 +119,29 @@ fn runtime(budget: Duration) -> Runtime {
 }
 
 const T: Duration = Duration::from_secs(20);
+
+/// Every call starts from the module's initial memory, with the pooling allocator on (its
+/// slots are reset by memset and reused, `engine.rs`) and off: a call sees neither the bytes
+/// the last one wrote nor its change to a data segment, on either of the two pages touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_starts_from_the_module_s_initial_memory() {
+    use lattice_tui::host::runtime::PoolingMode;
+    for pooling in [PoolingMode::On, PoolingMode::Off] {
+        let rt = Runtime::new(RuntimeConfig {
+            pooling,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        assert_eq!(rt.pooling(), pooling == PoolingMode::On);
+        let loaded = rt.load(wat::parse_str(GUEST).unwrap(), 1).await.unwrap();
+        for i in 0..20 {
+            let out = within(T, "Memory", rt.invoke(&loaded, "MACTOR", "Memory", vec![]))
+                .await
+                .unwrap();
+            assert_eq!(out, [1, b'k', 1], "call {i} with {pooling:?}");
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wapc_guest_gets_its_message_answers_and_calls_the_host() {
