@@ -5,7 +5,8 @@
 #
 #     target/era-actors/<name>.wasm        (override with ERA_ACTORS_OUT=/some/dir)
 #
-# Each actor is its own small crate with its own lockfile and its own target/ directory
+# Each actor is its own small crate with its own lockfile; they share one target dir,
+# assets/actors-era/target
 # (gitignored), so it never joins the lattice-tui build. Installs the wasm32-unknown-unknown
 # target when it is missing. Builds are `--locked` and use the local crates.io cache when it
 # has everything (`--offline` is tried first, then a normal build).
@@ -32,15 +33,17 @@ else
 fi
 
 mkdir -p "$out"
+era_target="$root/assets/actors-era/target"
 for name in "${names[@]}"; do
   manifest="$root/assets/actors-era/$name/Cargo.toml"
   [ -f "$manifest" ] || { echo "no actor-era actor named '$name' ($manifest missing)" >&2; exit 1; }
   build=(cargo build --quiet --release --locked --target wasm32-unknown-unknown --manifest-path "$manifest")
-  # The actors' target dirs are their own even if the caller exports CARGO_TARGET_DIR.
-  if ! CARGO_TARGET_DIR="$root/assets/actors-era/$name/target" "${build[@]}" --offline 2>/dev/null; then
-    CARGO_TARGET_DIR="$root/assets/actors-era/$name/target" "${build[@]}" >&2
+  # One target dir for all of them (their dependencies are the same crates, built once), apart
+  # from lattice-tui's even if the caller exports CARGO_TARGET_DIR.
+  if ! CARGO_TARGET_DIR="$era_target" "${build[@]}" --offline 2>/dev/null; then
+    CARGO_TARGET_DIR="$era_target" "${build[@]}" >&2
   fi
-  artifact="$root/assets/actors-era/$name/target/wasm32-unknown-unknown/release/${name//-/_}.wasm"
+  artifact="$era_target/wasm32-unknown-unknown/release/${name//-/_}.wasm"
   # Copy through a temporary name unique to this process and rename, so concurrent builds
   # (parallel test binaries) and readers never see a torn file.
   tmp="$out/.$name.wasm.$$"

@@ -33,8 +33,9 @@ par_target="$arch-$os"
 # Cargo builds with a fixed target dir, offline first.
 cargo_build() { # manifest target_dir
   local build=(cargo build --quiet --release --locked --manifest-path "$1")
-  if ! CARGO_TARGET_DIR="$2" nice -n 10 "${build[@]}" --offline 2>/dev/null; then
-    CARGO_TARGET_DIR="$2" nice -n 10 "${build[@]}" >&2
+  # Not niced: on a machine busy with other work a niced build gets a few per cent of the CPU.
+  if ! CARGO_TARGET_DIR="$2" "${build[@]}" --offline 2>/dev/null; then
+    CARGO_TARGET_DIR="$2" "${build[@]}" >&2
   fi
 }
 
