@@ -93,15 +93,18 @@ fn engine_config(cfg: &RuntimeConfig, pooling: bool) -> Result<Config, RuntimeEr
             .total_memories(POOL_COMPONENT_INSTANCES)
             .total_tables(POOL_COMPONENT_INSTANCES)
             .total_stacks(POOL_COMPONENT_INSTANCES)
-            .max_memory_size(max_memory)
-            // A slot's dirty pages are found with PAGEMAP_SCAN (Linux 6.7+; else the low
-            // addresses are assumed dirty) and reset to the module's original contents with
-            // memset, up to this many bytes, instead of madvise: the next instance in the slot
-            // takes no page faults, and no TLB shoot-down interrupts the other CPUs. Each
-            // instance still starts from the module's initial state.
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
-            .pagemap_scan(Enabled::Auto);
+            .max_memory_size(max_memory);
+        // Where PAGEMAP_SCAN exists (Linux 6.7+), a slot's dirty pages are found with it and
+        // reset to the module's original contents with memset, up to this many bytes, instead
+        // of madvise: the next instance in the slot takes no page faults, and no TLB
+        // shoot-down interrupts the other CPUs. Each instance still starts from the module's
+        // initial state. Without it wasmtime would memset the whole low 1 MiB on every
+        // deallocation, dirty or not, so the defaults (madvise) stay.
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(KEEP_RESIDENT)
+                .pagemap_scan(Enabled::Yes);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Ok(config)
