@@ -17,7 +17,8 @@ use lattice_tui::host::runtime::{
 /// A guest: `Echo` answers its message, `Call` forwards it with `__host_call` (binding `kv`,
 /// namespace `wasmcloud:keyvalue`, operation `KeyValue.Increment`) and answers the host's
 /// reply or error, `Loop` never returns, `Trap` traps, `Bad` hands a pointer out of bounds,
-/// `Huge` a length over the limit, `Log` logs, `Memory` reports and changes its memory, anything else fails with `unknown operation`.
+/// `Huge` a length over the limit, `Log` logs, `Memory` reports and changes its memory, `Spin`
+/// spins for tens of milliseconds, anything else fails with `unknown operation`.
 const GUEST: &str = r#"
 (module
   (import "wasmbus" "__guest_request" (func $guest_request (param i32 i32)))
@@ -62,6 +63,12 @@ const GUEST: &str = r#"
     (if (i32.eq (local.get $op) (i32.const 76)) (then (loop $l (br $l))))
     ;; 'T'
     (if (i32.eq (local.get $op) (i32.const 84)) (then unreachable))
+    ;; 'S' (Spin): 30 million turns of a loop (tens of ms, past several epoch ticks), then answer
+    (if (i32.eq (local.get $op) (i32.const 83)) (then
+      (local.set $len (i32.const 30000000))
+      (loop $s (local.set $len (i32.sub (local.get $len) (i32.const 1))) (br_if $s (local.get $len)))
+      (call $guest_response (i32.const 0) (i32.const 0))
+      (return (i32.const 1))))
     ;; 'B'
     (if (i32.eq (local.get $op) (i32.const 66)) (then
       (call $guest_response (i32.const -16) (i32.const 100))
@@ -141,6 +148,64 @@ async fn each_call_starts_from_the_module_s_initial_memory() {
             assert_eq!(out, [1, b'k', 1], "call {i} with {pooling:?}");
         }
     }
+}
+
+/// Waits until an instance of `loaded`, made after its last call, waits for the next one.
+async fn ready(loaded: &lattice_tui::host::runtime::Loaded) {
+    within(T, "an instance made ahead", async {
+        while !loaded.has_ready_instance() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+}
+
+/// A call that gets the instance made after the last one is that call's own: it starts from
+/// the module's initial memory, sees its own actor, operation and message, and has the whole
+/// budget from when it starts, not from when the instance was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_made_ahead_is_fresh_and_takes_the_call_s_own_fields() {
+    let budget = Duration::from_secs(1);
+    let rt = runtime(budget);
+    let rec = Arc::new(Recorder {
+        seen: Mutex::new(vec![]),
+        fail: None,
+    });
+    rt.set_host_calls(rec.clone());
+    let loaded = rt.load(wat::parse_str(GUEST).unwrap(), 1).await.unwrap();
+    assert!(!loaded.has_ready_instance(), "none before the first call");
+    for i in 0..10 {
+        let out = within(T, "Memory", rt.invoke(&loaded, "MACTOR", "Memory", vec![]))
+            .await
+            .unwrap();
+        assert_eq!(out, [1, b'k', 1], "call {i}");
+        ready(&loaded).await;
+    }
+    let out = within(
+        T,
+        "call",
+        rt.invoke(&loaded, "MOTHER", "Call", b"xyz".to_vec()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, b"reply to xyz");
+    let seen = rec.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].actor.as_str(), seen[0].payload.as_slice()),
+        ("MOTHER", &b"xyz"[..])
+    );
+    // Made more than a budget ago, the waiting instance still gets the whole budget.
+    ready(&loaded).await;
+    tokio::time::sleep(budget * 2).await;
+    let out = within(
+        T,
+        "echo",
+        rt.invoke(&loaded, "MACTOR", "Echo", b"late".to_vec()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, b"late");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,6 +66,12 @@ impl Loaded {
     pub fn is_wapc(&self) -> bool {
         self.wapc.is_some()
     }
+
+    /// Whether an instance of this waPC module, made after the last call, waits for the
+    /// next one (see `wapc`).
+    pub fn has_ready_instance(&self) -> bool {
+        self.wapc.as_ref().is_some_and(super::WapcModule::has_ready)
+    }
 }
 
 impl Runtime {

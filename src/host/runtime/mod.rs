@@ -255,6 +255,8 @@ struct Inner {
     cfg: RuntimeConfig,
     pooling: bool,
     next_request_id: AtomicU64,
+    /// waPC instances made ahead of their call, across modules (see `wapc`).
+    ready_instances: Arc<std::sync::atomic::AtomicUsize>,
     /// Permits for [`Runtime::load`]; see [`MAX_CONCURRENT_COMPILES`].
     compiles: Arc<Semaphore>,
     /// One warning per interval for failed guest calls, however many fail.
@@ -338,6 +340,7 @@ impl Runtime {
                 cfg,
                 pooling,
                 next_request_id: AtomicU64::new(1),
+                ready_instances: Arc::default(),
                 compiles: Arc::new(Semaphore::new(MAX_CONCURRENT_COMPILES)),
                 failures: LogThrottle::new(crate::logging::WARN_INTERVAL),
                 _ticker: ticker,

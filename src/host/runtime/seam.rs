@@ -31,7 +31,7 @@ impl Runtime {
     ) -> Result<Vec<u8>, WapcError> {
         if let Some(module) = loaded.wapc.as_ref() {
             return self
-                .invoke_wapc(module, &loaded.output, actor, operation, msg)
+                .invoke_wapc(loaded, module, actor, operation, msg)
                 .await;
         }
         if operation != HANDLE_REQUEST {

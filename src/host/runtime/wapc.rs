@@ -2,6 +2,12 @@
 //! (PROTOCOL.md §13). Compiling a module, checking its shape, and running one operation in a
 //! fresh store (`Runtime::invoke_wapc`, reached through [`Runtime::invoke`]).
 //!
+//! Every call gets an instance no call has used before, as with components. The work around
+//! the call is kept off its path: after a call, a task of its own drops the spent store (the
+//! pooling allocator resets its slot then) and instantiates the module's next instance, which
+//! waits, never called, for the next call ([`MAX_READY_INSTANCES`] per runtime at most). A
+//! call that finds none instantiates one itself.
+//!
 //! The host side of the protocol is linked under both module names the OTP host offered,
 //! `wasmbus` and `wapc`: `__guest_request`, `__guest_response`, `__guest_error`, `__host_call`,
 //! `__host_response(_len)`, `__host_error(_len)`, `__console_log`. The guest exports
@@ -13,21 +19,27 @@
 //! trap, not a panic) and against [`MAX_GUEST_BYTES`]; the deadline and memory limits are the
 //! runtime's, as for components.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use wasmtime::{
-    Caller, Extern, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
+    Caller, Extern, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
     UpdateDeadline,
 };
 use wasmtime_wasi::cli::StdoutStream as _;
 
-use super::super::guest_io::{GuestLog, GuestStream, OutputBudget};
-use super::{DEADLINE_GRACE, Runtime, one_line};
+use super::super::guest_io::{GuestLog, GuestStream};
+use super::{DEADLINE_GRACE, Loaded, Runtime, one_line};
+use crate::sync::lock;
 
 /// Largest message, operation name or reply a guest or a host call may hand over: 16 MiB.
 pub const MAX_GUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Instances made ahead of their call that one runtime keeps at once (one per module at
+/// most). Each holds a pool slot while it waits; the pool has 1,000.
+pub const MAX_READY_INSTANCES: usize = 64;
 
 /// The module names the host functions are linked under.
 const HOST_MODULES: [&str; 2] = ["wasmbus", "wapc"];
@@ -87,6 +99,42 @@ pub struct WapcModule {
     pre: InstancePre<WapcState>,
     /// The `__wasmbus_rpc_version` the module reports, if it exports one.
     pub rpc_version: Option<i32>,
+    /// The instance the next call gets, made after the last call; never called.
+    ready: Mutex<Option<ReadyInstance>>,
+}
+
+impl WapcModule {
+    /// Whether an instance made ahead waits for the next call.
+    pub fn has_ready(&self) -> bool {
+        lock(&self.ready).is_some()
+    }
+}
+
+/// A fresh instance and its `__guest_call`, counted in the runtime's ready instances.
+struct ReadyInstance {
+    store: Store<WapcState>,
+    call: TypedFunc<(i32, i32), i32>,
+    _counted: ReadyCount,
+}
+
+/// One of the runtime's [`MAX_READY_INSTANCES`]; given back on drop.
+struct ReadyCount(Arc<AtomicUsize>);
+
+impl ReadyCount {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_READY_INSTANCES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(count)))
+    }
+}
+
+impl Drop for ReadyCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for WapcModule {
@@ -324,32 +372,25 @@ impl Runtime {
         Ok(WapcModule {
             pre,
             rpc_version: None,
+            ready: Mutex::new(None),
         })
     }
 
-    /// Runs `operation` with `msg` in a fresh instance of `module`, for `actor`.
-    ///
-    /// # Errors
-    /// [`WapcError`]: the guest's error, a trap, the deadline, an instantiation failure.
-    pub(super) async fn invoke_wapc(
+    /// A store for one call of `actor`'s module (its per-call fields are set again when a
+    /// ready instance takes a call).
+    fn wapc_store(
         &self,
-        module: &WapcModule,
-        output: &Arc<OutputBudget>,
+        loaded: &Loaded,
         actor: &str,
+        request_id: u64,
         operation: &str,
         msg: Vec<u8>,
-    ) -> Result<Vec<u8>, WapcError> {
+    ) -> Store<WapcState> {
         let budget = self.inner.cfg.max_execution_time;
-        let deadline = Instant::now() + budget;
-        let request_id = self
-            .inner
-            .next_request_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let memory = usize::try_from(self.inner.cfg.max_linear_memory).unwrap_or(usize::MAX);
-        let calls = self.host_calls();
         let state = WapcState {
             limits: StoreLimitsBuilder::new().memory_size(memory).build(),
-            deadline,
+            deadline: Instant::now() + budget,
             actor: actor.to_string(),
             operation: operation.as_bytes().to_vec(),
             msg,
@@ -357,8 +398,8 @@ impl Runtime {
             guest_error: None,
             host_response: None,
             host_error: None,
-            calls,
-            log: GuestLog::with_budget(actor, request_id, Arc::clone(output)),
+            calls: self.host_calls(),
+            log: GuestLog::with_budget(actor, request_id, Arc::clone(&loaded.output)),
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -373,22 +414,106 @@ impl Runtime {
             }
         });
         store.set_epoch_deadline(1);
+        store
+    }
+
+    /// Instantiates `module` in `store` and finds its `__guest_call`.
+    async fn wapc_instance(
+        module: &WapcModule,
+        store: &mut Store<WapcState>,
+    ) -> Result<TypedFunc<(i32, i32), i32>, WapcError> {
+        let instance = module
+            .pre
+            .instantiate_async(&mut *store)
+            .await
+            .map_err(|e| WapcError::Instantiate(one_line(&format!("{e:#}"))))?;
+        instance
+            .get_typed_func::<(i32, i32), i32>(&mut *store, "__guest_call")
+            .map_err(|e| WapcError::Instantiate(one_line(&format!("{e:#}"))))
+    }
+
+    /// After a call: drops its spent store and makes the module's next instance, in a task
+    /// of its own so that neither delays the call's reply.
+    fn after_wapc_call(&self, loaded: &Arc<Loaded>, spent: Option<Store<WapcState>>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let runtime = self.clone();
+        let loaded = Arc::clone(loaded);
+        rt.spawn(async move {
+            drop(spent);
+            let Some(module) = loaded.wapc.as_ref() else {
+                return;
+            };
+            if lock(&module.ready).is_some() {
+                return;
+            }
+            let Some(counted) = ReadyCount::take(&runtime.inner.ready_instances) else {
+                return;
+            };
+            let mut store = runtime.wapc_store(&loaded, "", 0, "", Vec::new());
+            match Self::wapc_instance(module, &mut store).await {
+                Ok(call) => {
+                    let mut ready = lock(&module.ready);
+                    if ready.is_none() {
+                        *ready = Some(ReadyInstance {
+                            store,
+                            call,
+                            _counted: counted,
+                        });
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "no instance made ahead of the next call"),
+            }
+        });
+    }
+
+    /// Runs `operation` with `msg` in a fresh instance of `loaded`'s `module` (the one made
+    /// ahead of the call, else a new one), for `actor`.
+    ///
+    /// # Errors
+    /// [`WapcError`]: the guest's error, a trap, the deadline, an instantiation failure.
+    pub(super) async fn invoke_wapc(
+        &self,
+        loaded: &Arc<Loaded>,
+        module: &WapcModule,
+        actor: &str,
+        operation: &str,
+        msg: Vec<u8>,
+    ) -> Result<Vec<u8>, WapcError> {
+        let budget = self.inner.cfg.max_execution_time;
+        let request_id = self.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
         let op_len = len32(operation.len());
-        let msg_len = len32(store.data().msg.len());
-        let pre = module.pre.clone();
+        let msg_len = len32(msg.len());
+        let ready = lock(&module.ready).take();
         let run = async move {
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| WapcError::Instantiate(one_line(&format!("{e:#}"))))?;
-            let call = instance
-                .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
-                .map_err(|e| WapcError::Instantiate(one_line(&format!("{e:#}"))))?;
-            let rc = call
-                .call_async(&mut store, (op_len, msg_len))
-                .await
-                .map_err(|e| {
-                    if e.chain().any(|c| c.is::<DeadlineExceeded>()) {
+            let (mut store, call) = match ready {
+                Some(r) => {
+                    let ReadyInstance {
+                        mut store, call, ..
+                    } = r;
+                    let s = store.data_mut();
+                    s.deadline = Instant::now() + budget;
+                    s.actor = actor.to_string();
+                    s.operation = operation.as_bytes().to_vec();
+                    s.msg = msg;
+                    s.calls = self.host_calls();
+                    s.log = GuestLog::with_budget(actor, request_id, Arc::clone(&loaded.output));
+                    store.set_epoch_deadline(1);
+                    (store, call)
+                }
+                None => {
+                    let mut store = self.wapc_store(loaded, actor, request_id, operation, msg);
+                    match Self::wapc_instance(module, &mut store).await {
+                        Ok(call) => (store, call),
+                        Err(e) => return (Err(e), None),
+                    }
+                }
+            };
+            let rc = match call.call_async(&mut store, (op_len, msg_len)).await {
+                Ok(rc) => rc,
+                Err(e) => {
+                    let e = if e.chain().any(|c| c.is::<DeadlineExceeded>()) {
                         WapcError::Deadline(budget)
                     } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
                         // "wasm trap: wasm `unreachable` instruction executed".
@@ -397,21 +522,27 @@ impl Runtime {
                         // A host function refused (a bad pointer, a length over the limit):
                         // its own words, not wasmtime's backtrace header.
                         WapcError::Trap(one_line(&e.root_cause().to_string()))
-                    }
-                })?;
+                    };
+                    return (Err(e), Some(store));
+                }
+            };
             let s = store.data_mut();
-            if rc == 1 {
+            let out = if rc == 1 {
                 Ok(s.guest_response.take().unwrap_or_default())
             } else {
                 Err(WapcError::Guest(s.guest_error.take().unwrap_or_else(
                     || format!("the actor returned {rc} from __guest_call without an error"),
                 )))
-            }
+            };
+            (out, Some(store))
         };
         // A guest blocked in a host call never reaches the epoch callback: the host-side
         // timer ends it too.
         let result = match tokio::time::timeout(budget + DEADLINE_GRACE, run).await {
-            Ok(r) => r,
+            Ok((r, spent)) => {
+                self.after_wapc_call(loaded, spent);
+                r
+            }
             Err(_) => Err(WapcError::Deadline(budget)),
         };
         if let Err(e) = &result {

@@ -101,7 +101,7 @@ impl Runtime {
         let msg = to_msgpack(&http_request(&parts, body))
             .map_err(|e| HandleError::BadRequest(e.to_string()))?;
         let out = self
-            .invoke_wapc(module, &loaded.output, actor, HANDLE_REQUEST, msg)
+            .invoke_wapc(loaded, module, actor, HANDLE_REQUEST, msg)
             .await
             .map_err(|e| match e {
                 WapcError::Guest(e) => HandleError::GuestError(e),
