@@ -5,7 +5,8 @@
 //!   a host does for an actor's `__host_call`) to the waPC actor `era-echo` on a lattice-tui
 //!   host — sign, publish, the host's validation, a fresh instance, `__guest_call`, the reply —
 //!   against a raw async-nats request/reply of 64 B to a task that answers at once, on the
-//!   same server, in turns. Target ≤ 1.5× at p50.
+//!   same server, in turns. Target ≤ 1.5× at p50. The host runs on a runtime of its own with
+//!   one worker and its own connection (`host::spawn`), as the binary runs it.
 //! - **waPC vs component over HTTP**: `era-hello` (waPC, `HttpServer.HandleRequest`) and the
 //!   `hello` component (`wasi:http`) each behind the built-in HTTP server; requests/s of each
 //!   with `wrk` (2 threads, 16 connections, 5 s), and the p50 of single requests.
@@ -148,21 +149,28 @@ async fn run() {
     let seed = KeyPair::new_cluster().seed().unwrap();
     let mut cfg = HostConfig::new("default");
     cfg.identity.cluster_seed = Some(seed.clone());
-    let h = host::start(bus(&url).await, cfg).await.expect("host");
+    // The host on a runtime of its own with one worker, as the binary runs it (`--host-threads`
+    // 1): sharing the bench's two workers, its tasks would hop between threads.
+    let h = host::spawn(bus(&url).await, cfg, 1).await.expect("host");
     let dir = tempfile::tempdir().unwrap();
     let (echo, echo_pk) =
         common::era::signed_file(dir.path(), "era-echo", &["wasmcloud:httpserver"], None);
     let (hello, hello_pk) =
         common::era::signed_file(dir.path(), "era-hello", &["wasmcloud:httpserver"], None);
     for f in [&echo, &hello] {
-        h.start_actor(&f.to_string_lossy(), 1, StringMap::new())
+        let f = f.to_string_lossy().into_owned();
+        h.run(move |h| async move { h.start_actor(&f, 1, StringMap::new()).await })
             .await
+            .expect("host runtime")
             .expect("start");
     }
-    let component = common::actors::actor_wasm("hello");
+    let component = common::actors::actor_wasm("hello")
+        .to_string_lossy()
+        .into_owned();
     let component_pk = h
-        .start_actor(&component.to_string_lossy(), 1, StringMap::new())
+        .run(move |h| async move { h.start_actor(&component, 1, StringMap::new()).await })
         .await
+        .expect("host runtime")
         .expect("start hello component");
 
     // Echo RPC vs raw request/reply, in turns.
@@ -246,12 +254,15 @@ async fn run() {
     // waPC vs component behind the built-in HTTP server.
     let p_wapc = common::free_port();
     let p_comp = common::free_port();
-    h.serve_http(&hello_pk, &format!("127.0.0.1:{p_wapc}"), "wapc")
-        .await
-        .expect("http wapc");
-    h.serve_http(&component_pk, &format!("127.0.0.1:{p_comp}"), "component")
-        .await
-        .expect("http component");
+    for (pk, port, name) in [
+        (hello_pk.clone(), p_wapc, "wapc"),
+        (component_pk.clone(), p_comp, "component"),
+    ] {
+        h.run(move |h| async move { h.serve_http(&pk, &format!("127.0.0.1:{port}"), name).await })
+            .await
+            .expect("host runtime")
+            .expect("http");
+    }
     let (w50, c50) = (http_p50(p_wapc).await, http_p50(p_comp).await);
     let w_rps = wrk(&format!("http://127.0.0.1:{p_wapc}/bench"));
     let c_rps = wrk(&format!("http://127.0.0.1:{p_comp}/bench"));
@@ -265,5 +276,5 @@ async fn run() {
         us(c50)
     );
     println!("  waPC / component req/s: {:.2}", w_rps / c_rps);
-    h.stop();
+    h.shutdown().await;
 }
