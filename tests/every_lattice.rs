@@ -451,7 +451,9 @@ async fn a_lattice_s_events_wait_for_its_round_and_no_other_lattice_does() {
 #[tokio::test]
 async fn held_events_are_bounded_and_an_overflow_is_answered_with_another_round() {
     let mut cfg = MonitorConfig::new(Subjects::new("*"));
-    cfg.ping_timeout = common::scaled(Duration::from_millis(2000));
+    // x's round must outlast the monitor's reading of the whole burst (it decodes every
+    // event): ~0.5 s idle, 2.6 s behind two busy loops, where a 2 s window failed.
+    cfg.ping_timeout = common::scaled(Duration::from_secs(8));
     cfg.resync_min_interval = Duration::from_millis(10);
     let XRound {
         bus,
@@ -481,7 +483,14 @@ async fn held_events_are_bounded_and_an_overflow_is_answered_with_another_round(
                                 return;
                             }
                         }
-                        MonitorMsg::Event(_) if rounds == 1 => events_after += 1,
+                        MonitorMsg::Event(_) if rounds == 1 => {
+                            events_after += 1;
+                            assert!(
+                                events_after < burst,
+                                "the whole burst passed after x's round without another: the \
+                                 round ended before the monitor had read the burst"
+                            );
+                        }
                         _ => {}
                     }
                 }
