@@ -133,7 +133,14 @@ impl NatsServer {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // An open port alone could be another test's server that took the same free port
+            // a moment before (ours then exits: "address already in use"); only our own
+            // server's "Server is ready", logged once it listens, says the port is ours.
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                && std::fs::read_to_string(self.log_path())
+                    .is_ok_and(|log| log.contains("Server is ready"))
+                && matches!(child.try_wait(), Ok(None))
+            {
                 self.child = Some(child);
                 return Ok(());
             }
